@@ -1,0 +1,4 @@
+"""Where Sematic users import FunctionError from."""
+from sematic.utils.exceptions import FunctionError
+
+__all__ = ["FunctionError"]

@@ -1,0 +1,1 @@
+"""Plug-ins: storage, external resources, publishing, metrics, building."""

@@ -1,0 +1,1 @@
+"""External resources shipped with Sematic."""

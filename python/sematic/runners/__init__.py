@@ -1,0 +1,1 @@
+"""Runners: SilentRunner (in memory), LocalRunner (tracked), CloudRunner (cluster)."""

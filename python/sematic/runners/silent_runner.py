@@ -1,0 +1,110 @@
+"""SilentRunner: resolve a pipeline in this process, in memory, tracking nothing.
+
+The loop, the states, retries, timeouts and failure propagation are the C
+engine's (``_core.run``); this class checks the root, runs the engine, turns
+a failure into PipelineRunError and cleans up external resources.
+"""
+import logging
+from typing import Any, Callable, Optional
+
+from sematic import _core
+from sematic.abstract_future import STATES_BY_INDEX, FutureState
+from sematic.future import Future
+from sematic.plugins.abstract_external_resource import AbstractExternalResource
+from sematic.runner import Runner
+from sematic.runners._resources import ResourceManager
+from sematic.utils.exceptions import (
+    CancellationError,
+    PipelineRunError,
+    format_exception_for_run,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class SilentRunner(Runner):
+    """A Runner that resolves a pipeline in memory, without tracking to a store."""
+
+    def __init__(self) -> None:
+        self._root_future: Optional[Future] = None
+        self._resource_manager = ResourceManager()
+
+    def run(self, future: Future) -> Any:
+        """Resolve ``future`` and return its value.
+
+        Raises
+        ------
+        PipelineRunError
+            When a run of the pipeline failed; the failure is its ``__context__``.
+        CancellationError
+            When the run was interrupted (SIGINT).
+        """
+        if _core.current_run() is not None:
+            from sematic.future_context import FUTURE_ALGEBRA_DOC_LINK
+
+            raise RuntimeError(
+                "You have called runner.run(...) within a Sematic func. Usually people "
+                "do this when they have a future object and want it to be resolved to "
+                "an actual value in the middle of a Sematic func's body for usage "
+                "downstream. If this is your use-case, consider wrapping the downstream "
+                "logic in a new Sematic func and passing the unresolved future into it. "
+                "Sematic will ensure that the future is resolved before it starts the "
+                f"new func. For more information, read {FUTURE_ALGEBRA_DOC_LINK}"
+            )
+        if not isinstance(future, Future):
+            raise TypeError(
+                f"runner.run() expects the Future returned by calling a Sematic func, "
+                f"got {type(future).__name__}: {future!r}"
+            )
+        if future.state == FutureState.RESOLVED:
+            return future.value
+        if any(isinstance(value, Future) for value in future.kwargs.values()):
+            raise ValueError("All input arguments of your root function should be concrete.")
+
+        self._root_future = future
+        try:
+            ok, outcome = _core.run(future, self, self._transition_hook())
+        except KeyboardInterrupt as e:
+            self._cleanup(failed=True)
+            raise CancellationError("Pipeline run cancelled due to signal 2") from e
+        except BaseException:
+            self._cleanup(failed=True)
+            raise
+        self._cleanup(failed=not ok)
+        if ok:
+            return outcome
+        self._raise_failure(outcome)
+
+    @staticmethod
+    def _raise_failure(exception: Optional[BaseException]) -> None:
+        if exception is None:
+            raise PipelineRunError(None)
+        try:
+            raise exception
+        except BaseException as e:
+            raise PipelineRunError(format_exception_for_run(e))
+
+    def _transition_hook(self) -> Optional[Callable[[Future, int, int], None]]:
+        """A callable for every state change, or None when nothing listens (the fast path)."""
+        return None
+
+    @staticmethod
+    def _state(index: int) -> FutureState:
+        return STATES_BY_INDEX[index]
+
+    def _cleanup(self, failed: bool) -> None:
+        if self._root_future is not None:
+            try:
+                self._resource_manager.deactivate_all()
+            except Exception:
+                logger.exception("Could not deactivate the external resources")
+
+    # External resources -----------------------------------------------------
+
+    def activate_resource_for_run(
+        self, resource: AbstractExternalResource, run_id: str, root_id: str
+    ) -> AbstractExternalResource:
+        return self._resource_manager.activate(resource, run_id, is_local=True, root_id=root_id)
+
+    def deactivate_resource(self, resource_id: str) -> AbstractExternalResource:
+        return self._resource_manager.deactivate(resource_id)

@@ -1,0 +1,1 @@
+"""Sematic's type system: casting rules compiled to C (see python/ext/types.c)."""

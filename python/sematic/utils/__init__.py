@@ -1,0 +1,1 @@
+"""Internal helpers of the Sematic SDK."""

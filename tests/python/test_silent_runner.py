@@ -1,0 +1,413 @@
+"""SilentRunner over the C engine: resolution, nesting, failures, retries, timeouts (API.md 2.1-2.7; §9 items 13-15, 17, 19, 23-26, 29)."""
+import os
+import signal
+import threading
+import time
+from typing import List, Tuple, Union
+
+import pytest
+
+import sematic
+from sematic import _core
+from sematic.abstract_future import FutureState
+from sematic.utils.exceptions import CancellationError, FunctionError, PipelineRunError
+
+
+@sematic.func
+def add(a: float, b: float) -> float:
+    return a + b
+
+
+@sematic.func
+def add3(a: float, b: float, c: float) -> float:
+    return add(add(a, b), c)
+
+
+@sematic.func
+def pipeline(a: float, b: float) -> float:
+    sum1 = add(a, b)
+    sum2 = add(b, a)
+    sum3 = add(a, b)
+    return add3(sum1, sum2, sum3)
+
+
+@sematic.func
+def foo() -> str:
+    return "foo"
+
+
+@sematic.func
+def bar() -> str:
+    return "bar"
+
+
+def run(future):
+    return sematic.SilentRunner().run(future)
+
+
+def test_silent_runner__resolves_the_nested_add_pipeline():
+    result = run(pipeline(3, 5))
+    assert result == 24
+    assert type(result) is float
+
+
+def test_silent_runner__nested_futures_record_parent_and_nested_links():
+    root = add3(1, 2, 3)
+    assert run(root) == 6
+    nested = root.nested_future
+    assert nested is not None
+    assert nested.parent_future is root
+    assert nested.state is FutureState.RESOLVED
+    assert root.state is FutureState.RESOLVED
+    assert root.value == 6
+
+
+def test_silent_runner__returned_list_of_futures_resolves_to_values():
+    @sematic.func
+    def f() -> List[str]:
+        return [foo(), bar(), "baz"]
+
+    assert run(f()) == ["foo", "bar", "baz"]
+
+
+def test_silent_runner__returned_tuple_of_futures_resolves_to_values():
+    @sematic.func
+    def f() -> Tuple[str, str, int]:
+        return foo(), bar(), 3
+
+    assert run(f()) == ("foo", "bar", 3)
+
+
+def test_silent_runner__nested_lists_of_futures_resolve():
+    @sematic.func
+    def f() -> List[Union[str, List[str]]]:
+        return [foo(), [bar(), foo()], "x"]
+
+    assert run(f()) == ["foo", ["bar", "foo"], "x"]
+
+
+def test_silent_runner__mixed_tuples_with_lists_and_futures_resolve():
+    @sematic.func
+    def forty_two() -> int:
+        return 42
+
+    @sematic.func
+    def f() -> Tuple[int, List[int], Tuple[str, str], str]:
+        return forty_two(), [1, forty_two(), 3], (foo(), bar()), foo()
+
+    assert run(f()) == (42, [1, 42, 3], ("foo", "bar"), "foo")
+
+
+def test_silent_runner__list_argument_of_futures_becomes_a_make_list():
+    @sematic.func
+    def total(xs: List[float]) -> float:
+        return sum(xs)
+
+    future = total([add(1, 2), 3.0, add(4, 5)])
+    assert future.kwargs["xs"].function.__name__ == "_make_list"
+
+    @sematic.func
+    def pipeline() -> float:
+        return total([add(1, 2), 3.0, add(4, 5)])
+
+    assert run(pipeline()) == 15.0
+
+
+def test_silent_runner__failure_raises_pipeline_run_error_chained_to_the_user_error():
+    @sematic.func
+    def fails() -> int:
+        raise ValueError("this is the cause")
+
+    future = fails()
+    with pytest.raises(PipelineRunError) as e:
+        run(future)
+    assert isinstance(e.value.__context__, FunctionError)
+    assert isinstance(e.value.__context__.__context__, ValueError)
+    assert str(e.value).startswith("The pipeline run failed due to previous errors!\n\nPipeline failure:\n")
+    assert "ValueError: this is the cause" in str(e.value)
+    assert future.state is FutureState.FAILED
+
+
+def test_silent_runner__child_failure_marks_ancestors_nested_failed_and_cancels_the_rest():
+    @sematic.func
+    def fails(x: float) -> float:
+        raise ValueError("no")
+
+    @sematic.func
+    def slow_sibling(x: float) -> float:
+        return x
+
+    @sematic.func
+    def parent(x: float) -> float:
+        return add(fails(x), slow_sibling(x))
+
+    root = parent(1)
+    with pytest.raises(PipelineRunError):
+        run(root)
+    assert root.state is FutureState.NESTED_FAILED
+    stats = root._graph.stats()
+    assert stats["FAILED"] == 1
+    assert stats["NESTED_FAILED"] == 1
+    assert stats["CREATED"] == 0 and stats["SCHEDULED"] == 0 and stats["RAN"] == 0
+    assert stats["CANCELED"] >= 1
+
+
+def test_silent_runner__output_of_wrong_type_fails_with_a_type_error():
+    @sematic.func
+    def lies() -> str:
+        return 3
+
+    with pytest.raises(PipelineRunError) as e:
+        run(lies())
+    assert isinstance(e.value.__context__, TypeError)
+    assert str(e.value.__context__) == (
+        f"Invalid output type for '{__name__}.lies'. Cannot cast 3 to <class 'str'>: "
+        "Cannot cast 3 to <class 'str'>"
+    )
+
+
+def test_silent_runner__unused_future_fails_the_pipeline():
+    @sematic.func
+    def wasteful() -> str:
+        bar()
+        return foo()
+
+    with pytest.raises(PipelineRunError, match="output.*does not depend on") as e:
+        run(wasteful())
+    assert "The output of 'wasteful' does not depend on the output of  'bar'" in str(e.value.__context__)
+
+
+def test_silent_runner__returning_every_created_future_is_fine():
+    @sematic.func
+    def frugal() -> List[str]:
+        a = foo()
+        b = bar()
+        return [a, b]
+
+    assert run(frugal()) == ["foo", "bar"]
+
+
+def test_silent_runner__root_inputs_must_be_concrete():
+    with pytest.raises(ValueError, match="All input arguments of your root function should be concrete."):
+        run(add(add(1, 2), 3))
+
+
+def test_silent_runner__context_gives_run_and_root_ids_and_runner_class():
+    seen = {}
+
+    @sematic.func
+    def inner() -> str:
+        ctx = sematic.context()
+        seen["inner_run"] = ctx.run_id
+        seen["root"] = ctx.root_id
+        seen["runner_class"] = ctx.private.load_runner_class()
+        return "x"
+
+    @sematic.func
+    def outer() -> str:
+        seen["outer_run"] = sematic.context().run_id
+        return inner()
+
+    root = outer()
+    assert run(root) == "x"
+    assert seen["root"] == root.id
+    assert seen["outer_run"] == root.id
+    assert seen["inner_run"] == root.nested_future.id
+    assert seen["runner_class"] is sematic.SilentRunner
+
+
+def test_silent_runner__runner_run_inside_a_func_fails_the_pipeline():
+    @sematic.func
+    def sneaky() -> str:
+        return sematic.SilentRunner().run(foo())
+
+    with pytest.raises(PipelineRunError) as e:
+        run(sneaky())
+    assert "You have called runner.run(...) within a Sematic func" in str(e.value)
+
+
+def test_silent_runner__retries_an_always_failing_func_then_fails():
+    attempts = []
+
+    class Flaky(Exception):
+        pass
+
+    @sematic.func(retry=sematic.RetrySettings(exceptions=(Flaky,), retries=3))
+    def always_fails() -> int:
+        attempts.append(1)
+        raise Flaky("again")
+
+    future = always_fails()
+    with pytest.raises(PipelineRunError):
+        run(future)
+    assert len(attempts) == 4
+    assert future.props.retry_settings.retry_count == 3
+    assert future.state is FutureState.FAILED
+
+
+def test_silent_runner__retry_succeeds_when_the_failure_stops():
+    attempts = []
+
+    @sematic.func(retry=sematic.RetrySettings(exceptions=(KeyError,), retries=5))
+    def flaky() -> int:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise KeyError("not yet")
+        return len(attempts)
+
+    assert run(flaky()) == 3
+
+
+def test_silent_runner__exceptions_not_listed_are_not_retried():
+    attempts = []
+
+    @sematic.func(retry=sematic.RetrySettings(exceptions=(KeyError,), retries=5))
+    def fails() -> int:
+        attempts.append(1)
+        raise ValueError("not retryable")
+
+    with pytest.raises(PipelineRunError):
+        run(fails())
+    assert len(attempts) == 1
+
+
+@pytest.fixture
+def short_minutes():
+    """Make a timeout minute last 100 ms, so timeouts are exercised quickly."""
+    old = _core.set_ms_per_minute(100)
+    yield
+    _core.set_ms_per_minute(old)
+
+
+def test_silent_runner__a_func_over_its_timeout_fails_with_timeout_error(short_minutes):
+    @sematic.func(timeout_mins=1)
+    def sleepy() -> int:
+        time.sleep(5)
+        return 1
+
+    started = time.monotonic()
+    with pytest.raises(PipelineRunError, match="TimeoutError") as e:
+        run(sleepy())
+    assert time.monotonic() - started < 4
+    assert "The Sematic function sleepy did not complete in time to satisfy its 1 minute timeout." in str(e.value)
+
+
+def test_silent_runner__a_grandchild_fails_by_its_ancestors_timeout(short_minutes):
+    @sematic.func
+    def grandchild() -> int:
+        time.sleep(5)
+        return 1
+
+    @sematic.func
+    def child() -> int:
+        return grandchild()
+
+    @sematic.func(timeout_mins=2)
+    def ancestor() -> int:
+        return child()
+
+    with pytest.raises(PipelineRunError, match="TimeoutError") as e:
+        run(ancestor())
+    assert (
+        "The Sematic function grandchild did not complete in time to satisfy the 2 minute "
+        "timeout specified by its ancestor ancestor." in str(e.value)
+    )
+
+
+def test_silent_runner__deep_chain_does_not_hit_the_recursion_limit():
+    @sematic.func
+    def inc(x: int) -> int:
+        return x + 1
+
+    @sematic.func
+    def chain(n: int) -> int:
+        x = 0
+        for _ in range(n):
+            x = inc(x)
+        return x
+
+    assert run(chain(20000)) == 20000
+
+
+def test_silent_runner__deep_nesting_does_not_hit_the_recursion_limit():
+    @sematic.func
+    def countdown(n: int) -> int:
+        if n == 0:
+            return 0
+        return countdown(n - 1)
+
+    assert run(countdown(5000)) == 0
+
+
+def test_silent_runner__fan_out_into_a_reducer():
+    @sematic.func
+    def square(x: int) -> int:
+        return x * x
+
+    @sematic.func
+    def total(xs: List[int]) -> int:
+        return sum(xs)
+
+    @sematic.func
+    def fan(n: int) -> int:
+        return total([square(i) for i in range(n)])
+
+    assert run(fan(1000)) == sum(i * i for i in range(1000))
+
+
+def test_silent_runner__dynamic_branching_on_upstream_values():
+    @sematic.func
+    def half(x: int) -> int:
+        return x // 2
+
+    @sematic.func
+    def triple_plus_one(x: int) -> int:
+        return 3 * x + 1
+
+    @sematic.func
+    def collatz(x: int, steps: int) -> int:
+        if x == 1:
+            return steps
+        nxt = half(x) if x % 2 == 0 else triple_plus_one(x)
+        return collatz(nxt, steps + 1)
+
+    assert run(collatz(27, 0)) == 111
+
+
+def test_silent_runner__sigint_cancels_the_pipeline():
+    @sematic.func
+    def interrupted() -> int:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+        return 1
+
+    @sematic.func
+    def root() -> int:
+        return add(interrupted(), 1)
+
+    assert threading.current_thread() is threading.main_thread()
+    future = root()
+    with pytest.raises(CancellationError, match="Pipeline run cancelled due to signal 2"):
+        run(future)
+    stats = future._graph.stats()
+    assert stats["CANCELED"] >= 2
+    assert future.state is FutureState.CANCELED
+    assert stats["SCHEDULED"] == 0 and stats["RAN"] == 0
+
+
+def test_silent_runner__futures_of_a_finished_pipeline_can_feed_a_new_one():
+    first = add(1, 2)
+    assert run(first) == 3
+    assert run(first) == 3
+
+
+def test_deprecated_resolvers__still_run_pipelines():
+    assert sematic.SilentResolver().resolve(add(1, 1)) == 2
+    assert issubclass(sematic.SilentResolver, sematic.SilentRunner)
+
+
+def test_local_and_cloud_runners__say_they_are_not_available_yet():
+    with pytest.raises(Exception, match="LocalRunner is not available yet"):
+        sematic.LocalRunner()
+    with pytest.raises(Exception, match="CloudRunner is not available yet"):
+        sematic.CloudRunner()

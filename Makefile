@@ -1,0 +1,196 @@
+# Sematic in C: the README's two commands and their helpers.
+#
+#   make demo    set up, install the package, run examples/first_pipeline.py
+#   make test    set up, install, then every suite: C unit tests (plain,
+#                ASan+UBSan, valgrind), pytest against the installed package,
+#                pytest against an ASan+UBSan build of the extension
+#   make bench   bench/overhead.py against plain Python and the real Sematic
+#   make lint    clang-format --dry-run -Werror on the C sources (make format fixes)
+#   make clean   remove build directories (distclean: the venvs and caches too)
+#
+# Each step installs what it lacks and no more: Debian packages only when
+# dpkg says one is missing, the pinned tools (requirements-dev.txt) into
+# .venv when that file changed. Works from a fresh clone on Debian 12 as root.
+# Build directories: build-c, build-asan, build-asan-py, build-pip (others'
+# build-* directories are left alone).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+# The PATH make was started with: python3 for `-m venv` comes from here.
+ORIG_PATH := $(PATH)
+VENV := .venv
+VPY := $(CURDIR)/$(VENV)/bin/python
+# meson finds ninja, and the extension build finds python3, in the venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+MESON := $(CURDIR)/$(VENV)/bin/meson
+
+APT_DEMO := gcc libc6-dev pkg-config python3 python3-dev python3-venv libssl-dev libsqlite3-dev
+APT_TEST := $(APT_DEMO) libcmocka-dev valgrind
+
+SANITIZE := -Db_sanitize=address,undefined -Db_lundef=false
+VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q
+UBSAN_OPTIONS_ := print_stacktrace=1:halt_on_error=1
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: help demo test bench lint clean distclean deps-demo deps-test venv install \
+        c-test asan-test valgrind-test py-test py-asan-test peers format
+
+help:
+	@sed -n '3,10s/^# \{0,1\}//p' Makefile
+
+# ---- setup -----------------------------------------------------------------
+
+# apt_ensure(packages): installs those not installed, or says how to.
+define apt_ensure
+	@if ! command -v dpkg-query >/dev/null; then \
+	    echo "make: no dpkg here; make sure these are installed: $(1)"; exit 0; fi; \
+	missing=""; \
+	for p in $(1); do \
+	    dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "make: missing Debian packages:$$missing" >&2; \
+	        echo "make: install them as root: sudo apt-get update && sudo apt-get install -y$$missing" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "make: installing Debian packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+deps-demo:
+	$(call apt_ensure,$(APT_DEMO))
+
+deps-test:
+	$(call apt_ensure,$(APT_TEST))
+
+# The venv and the pinned tools, reinstalled when requirements-dev.txt differs
+# from the copy kept in the venv (content, not timestamps: a fresh clone has
+# new timestamps everywhere).
+venv: deps-demo
+	@if ! $(VENV)/bin/python -c '' 2>/dev/null; then \
+	    echo "make: creating $(VENV)"; PATH="$(ORIG_PATH)" python3 -m venv --clear $(VENV); fi
+	@if ! cmp -s requirements-dev.txt $(VENV)/.requirements-dev.txt; then \
+	    echo "make: installing requirements-dev.txt into $(VENV)"; \
+	    $(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt; \
+	    cp requirements-dev.txt $(VENV)/.requirements-dev.txt; fi
+
+# A real install of the wheel (not editable: import time matters), built by
+# meson-python in build-pip so that a rebuild is incremental.
+install: venv
+	@echo "make: pip install . (build dir build-pip)"
+	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation \
+	    --no-deps -Cbuild-dir=build-pip .
+
+# ---- make demo -------------------------------------------------------------
+
+demo: install
+	@echo "make: running examples/first_pipeline.py with SilentRunner"
+	@cd examples && $(VPY) first_pipeline.py
+	@echo "make: that is the pipeline's result; SilentRunner keeps nothing, and the"
+	@echo "make: dashboard (LocalRunner + 'sematic start') comes in a later release"
+
+# ---- make test -------------------------------------------------------------
+
+test: c-test asan-test valgrind-test py-test py-asan-test
+	@echo "make: all suites passed"
+
+# meson_build(dir, options): configures `dir` afresh when it has no build
+# (or a configure failed half-way) or was configured with other options, then
+# builds it; ninja reconfigures by itself when a meson.build changes.
+define meson_build
+	@if [ ! -f $(1)/build.ninja ] || [ "$$(cat $(1)/.make-options 2>/dev/null)" != "$(strip $(2))" ]; then \
+	    rm -rf $(1); $(MESON) setup $(1) $(2); echo "$(strip $(2))" > $(1)/.make-options; fi
+	$(MESON) compile -C $(1)
+endef
+
+c-test: deps-test venv
+	$(call meson_build,build-c,-Dpython=false -Dtests=true)
+	$(MESON) test -C build-c --print-errorlogs
+
+asan-test: deps-test venv
+	$(call meson_build,build-asan,-Dpython=false -Dtests=true $(SANITIZE))
+	UBSAN_OPTIONS=$(UBSAN_OPTIONS_) $(MESON) test -C build-asan --print-errorlogs
+
+valgrind-test: c-test
+	$(MESON) test -C build-c --print-errorlogs --timeout-multiplier=10 --wrap='$(VALGRIND)'
+
+# Says where `import sematic` will come from and fails unless the path
+# contains argv[1]; finds the package without importing it.
+WHICH_SEMATIC := import importlib.util, sys; \
+    f = importlib.util.find_spec("sematic").origin; \
+    print("make: pytest against", f); sys.exit(sys.argv[1] not in f)
+
+# pytest from the repository root: tests/python goes first on sys.path and the
+# root itself not at all, so `import sematic` is the installed package, never
+# python/sematic. The check says which one it found.
+py-test: deps-test install
+	@cd tests/python && $(VPY) -c '$(WHICH_SEMATIC)' site-packages
+	$(VENV)/bin/pytest tests/python $(PYTEST_ARGS)
+
+# The same suite against the extension built with ASan+UBSan: the build's
+# install tree (python/sematic plus the built _core*.so, as in a wheel) is
+# staged in build-asan-py/staging and put first on PYTHONPATH; the sanitizer
+# runtime is preloaded into the uninstrumented interpreter, and pymalloc is off
+# so ASan sees every allocation. Leak detection is off: CPython frees little
+# at exit. Tests that cannot run this way check SM_ASAN=1.
+# Sanitizer reports go to files (pytest captures stderr, and an aborted
+# process never prints what it captured) and are shown when pytest fails;
+# abort_on_error lets pytest's faulthandler name the test that was running.
+STAGING := $(CURDIR)/build-asan-py/staging
+SANITIZER_LOG := $(CURDIR)/build-asan-py/sanitizer
+ASAN_PY_OPTIONS := -Dpython=true -Dtests=false $(SANITIZE) -Dpython.platlibdir=/site \
+    -Dpython.purelibdir=/site
+py-asan-test: deps-test install
+	$(call meson_build,build-asan-py,$(ASAN_PY_OPTIONS))
+	@rm -rf $(STAGING)
+	@$(MESON) install -C build-asan-py --quiet --no-rebuild --destdir $(STAGING)
+	@cd tests/python && PYTHONPATH=$(STAGING)/site $(VPY) -c '$(WHICH_SEMATIC)' $(STAGING)/
+	@rm -f $(SANITIZER_LOG).*
+	SM_ASAN=1 PYTHONPATH=$(STAGING)/site PYTHONMALLOC=malloc \
+	    LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(SANITIZER_LOG) \
+	    UBSAN_OPTIONS=$(UBSAN_OPTIONS_):abort_on_error=1:log_path=$(SANITIZER_LOG) \
+	    $(VENV)/bin/pytest tests/python -p no:cacheprovider $(PYTEST_ARGS) \
+	    || { status=$$?; cat $(SANITIZER_LOG).* 2>/dev/null; exit $$status; }
+
+# ---- helpers ---------------------------------------------------------------
+
+peers:
+	@PATH="$(ORIG_PATH)" bash bench/peers/setup.sh
+
+bench: install peers
+	$(VPY) bench/overhead.py $(BENCH_ARGS)
+
+C_SOURCES = $$(git ls-files --cached --others --exclude-standard -- \
+	'src/*.[ch]' 'include/*.h' 'python/ext/*.[ch]' 'tests/c/*.[ch]' 'bench/*.[ch]' \
+	2>/dev/null || find src include python/ext tests/c -name '*.[ch]')
+
+lint:
+	@if ! command -v clang-format >/dev/null; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "make: clang-format is missing: sudo apt-get install -y clang-format" >&2; exit 1; fi; \
+	    echo "make: installing clang-format"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang-format; fi
+	@files="$(C_SOURCES)"; \
+	if [ -z "$$files" ]; then echo "make: no C sources to check"; exit 0; fi; \
+	clang-format --dry-run -Werror $$files && \
+	echo "make: clang-format: $$(echo $$files | wc -w) files formatted"
+
+# Rewrites the C sources in place with .clang-format (what lint checks).
+format:
+	@files="$(C_SOURCES)"; [ -z "$$files" ] || clang-format -i $$files
+
+clean:
+	rm -rf build-c build-asan build-asan-py build-pip
+
+distclean: clean
+	rm -rf $(VENV) bench/peers/.venv tests/python/_wheel .pytest_cache

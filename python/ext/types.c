@@ -24,6 +24,7 @@
  */
 #include "core.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define SM_DOCS_TYPES_URL "https://docs.sematic.dev/type-support/type-support#what-types-are-supported"
@@ -148,6 +149,109 @@ static void fail_push_path(struct cast_fail *f, PyObject *segment)
         return;
 error:
     cast_fail_release(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lazily imported objects (module state, filled on first need)        */
+/* ------------------------------------------------------------------ */
+
+/* A module attribute kept in a PyObject * field of struct sm_types_state. */
+struct lazy_attr {
+    size_t offset; /* offsetof the field */
+    const char *module;
+    const char *attr;
+};
+
+#define SM__OFF(field) offsetof(struct sm_types_state, field)
+
+static const struct lazy_attr typing_tier[] = {
+    {SM__OFF(typing_any), "typing", "Any"},
+    {SM__OFF(typing_union), "typing", "Union"},
+    {SM__OFF(typing_optional), "typing", "Optional"},
+    {SM__OFF(typing_list), "typing", "List"},
+    {SM__OFF(typing_dict), "typing", "Dict"},
+    {SM__OFF(typing_tuple), "typing", "Tuple"},
+    {SM__OFF(typing_set), "typing", "Set"},
+    {SM__OFF(union_type), "types", "UnionType"},
+    {SM__OFF(get_origin), "typing", "get_origin"},
+    {SM__OFF(get_args), "typing", "get_args"},
+    {SM__OFF(get_type_hints), "typing", "get_type_hints"},
+    {SM__OFF(abc_abc), "abc", "ABC"},
+    {SM__OFF(abc_meta), "abc", "ABCMeta"},
+    {SM__OFF(enum_type), "enum", "Enum"},
+    {SM__OFF(numbers_real), "numbers", "Real"},
+    {SM__OFF(iterable_abc), "collections.abc", "Iterable"},
+    {SM__OFF(mapping_abc), "collections.abc", "Mapping"},
+};
+
+static const struct lazy_attr dataclass_tier[] = {
+    {SM__OFF(copy_copy), "copy", "copy"},
+    {SM__OFF(dataclass_fields_fn), "dataclasses", "fields"},
+};
+
+#undef SM__OFF
+
+#define SM__N_LAZY_MAX 17
+#define SM__N_LAZY(table) (sizeof(table) / sizeof((table)[0]))
+
+/* getattr(import(module_name), attr): new reference, or NULL with an exception. */
+static PyObject *import_attr(const char *module_name, const char *attr)
+{
+    PyObject *mod = PyImport_ImportModule(module_name);
+    if (mod == NULL)
+        return NULL;
+    PyObject *value = PyObject_GetAttrString(mod, attr);
+    Py_DECREF(mod);
+    return value;
+}
+
+/*
+ * Fill the fields of `table` unless *loaded. The imports may release the GIL,
+ * so every value is fetched first and the fields are stored in one go, only by
+ * the first thread to get there; a field is never replaced once set. 0 or -1.
+ */
+static int load_tier(struct sm_types_state *ts, const struct lazy_attr *table, size_t n,
+                     int *loaded)
+{
+    PyObject *values[SM__N_LAZY_MAX] = {NULL};
+    assert(n <= SM__N_LAZY_MAX);
+    size_t i;
+    for (i = 0; i < n; i++) {
+        values[i] = import_attr(table[i].module, table[i].attr); /* new reference */
+        if (values[i] == NULL)
+            goto error;
+    }
+    if (!*loaded) {
+        for (i = 0; i < n; i++) {
+            PyObject **slot = (PyObject **)(void *)((char *)ts + table[i].offset);
+            Py_XSETREF(*slot, values[i]); /* steals values[i] */
+            values[i] = NULL;
+        }
+        *loaded = 1;
+    }
+    for (i = 0; i < n; i++)
+        Py_XDECREF(values[i]);
+    return 0;
+error:
+    for (i = 0; i < n; i++)
+        Py_XDECREF(values[i]);
+    return -1;
+}
+
+/* Load the typing tier (see types.h) if not yet loaded. 0 or -1. */
+static int ensure_typing(struct sm_types_state *ts)
+{
+    if (ts->typing_loaded)
+        return 0;
+    return load_tier(ts, typing_tier, SM__N_LAZY(typing_tier), &ts->typing_loaded);
+}
+
+/* Load the dataclass tier (see types.h) if not yet loaded. 0 or -1. */
+static int ensure_dataclasses(struct sm_types_state *ts)
+{
+    if (ts->dataclasses_loaded)
+        return 0;
+    return load_tier(ts, dataclass_tier, SM__N_LAZY(dataclass_tier), &ts->dataclasses_loaded);
 }
 
 /* ------------------------------------------------------------------ */
@@ -343,6 +447,13 @@ static PyObject *compile_generic(struct sm_types_state *ts, PyObject *ann, PyObj
  */
 static PyObject *compile_uncached(struct sm_types_state *ts, PyObject *ann)
 {
+    /* The builtin classes validate as classes with no lookup of typing objects. */
+    if (ann == (PyObject *)&PyBaseObject_Type || ann == (PyObject *)Py_TYPE(Py_None) ||
+        ann == (PyObject *)&PyBool_Type || ann == (PyObject *)&PyLong_Type ||
+        ann == (PyObject *)&PyFloat_Type || ann == (PyObject *)&PyUnicode_Type)
+        return compile_class(ts, ann);
+    if (ensure_typing(ts) < 0)
+        return NULL;
     if (ann == ts->typing_any) {
         PyErr_SetString(PyExc_TypeError,
                         "'Any' is not a Sematic-supported type. Use 'object' instead.");
@@ -468,6 +579,8 @@ static int dataclass_resolve(struct sm_types_state *ts, struct sm_type *t)
 {
     if (t->fields_resolved)
         return 0;
+    if (ensure_typing(ts) < 0 || ensure_dataclasses(ts) < 0)
+        return -1;
     PyObject *fields = NULL, *hints = NULL, *names = NULL, *anns = NULL, *params = NULL;
     PyObject *list = PyObject_CallOneArg(ts->dataclass_fields_fn, t->cls);
     if (list == NULL)
@@ -1550,6 +1663,8 @@ static int can_cast_ann(struct sm_types_state *ts, PyObject *from, PyObject *to,
         to = (PyObject *)Py_TYPE(Py_None);
     if (from == to)
         return 1;
+    if (ensure_typing(ts) < 0)
+        return -1;
     PyObject *to_t = sm_type_compile(ts, to); /* an invalid target raises, as in Sematic */
     if (to_t == NULL)
         return -1;
@@ -1648,6 +1763,8 @@ int sm_type_is_none(PyObject *type)
 static PyObject *getitem_origin(struct sm_types_state *ts, PyObject *container_type)
 {
     PyObject *ann = TYPE(container_type)->annotation;
+    if (ensure_typing(ts) < 0)
+        return NULL;
     PyObject *origin = PyObject_CallOneArg(ts->get_origin, ann);
     if (origin == NULL)
         return NULL;
@@ -2029,17 +2146,6 @@ static PyMethodDef module_functions[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* Store getattr(import(module_name), attr) in *slot. 0 or -1. */
-static int import_attr(PyObject **slot, const char *module_name, const char *attr)
-{
-    PyObject *mod = PyImport_ImportModule(module_name);
-    if (mod == NULL)
-        return -1;
-    *slot = PyObject_GetAttrString(mod, attr);
-    Py_DECREF(mod);
-    return *slot ? 0 : -1;
-}
-
 static int intern(PyObject **slot, const char *s)
 {
     *slot = PyUnicode_InternFromString(s);
@@ -2056,26 +2162,7 @@ int sm_types_exec(PyObject *module, struct sm_types_state *ts)
     ts->cache = PyDict_New();
     if (ts->cache == NULL)
         goto error;
-    if (import_attr(&ts->typing_any, "typing", "Any") < 0 ||
-        import_attr(&ts->typing_union, "typing", "Union") < 0 ||
-        import_attr(&ts->typing_optional, "typing", "Optional") < 0 ||
-        import_attr(&ts->typing_list, "typing", "List") < 0 ||
-        import_attr(&ts->typing_dict, "typing", "Dict") < 0 ||
-        import_attr(&ts->typing_tuple, "typing", "Tuple") < 0 ||
-        import_attr(&ts->typing_set, "typing", "Set") < 0 ||
-        import_attr(&ts->union_type, "types", "UnionType") < 0 ||
-        import_attr(&ts->get_origin, "typing", "get_origin") < 0 ||
-        import_attr(&ts->get_args, "typing", "get_args") < 0 ||
-        import_attr(&ts->get_type_hints, "typing", "get_type_hints") < 0 ||
-        import_attr(&ts->abc_abc, "abc", "ABC") < 0 ||
-        import_attr(&ts->abc_meta, "abc", "ABCMeta") < 0 ||
-        import_attr(&ts->enum_type, "enum", "Enum") < 0 ||
-        import_attr(&ts->numbers_real, "numbers", "Real") < 0 ||
-        import_attr(&ts->iterable_abc, "collections.abc", "Iterable") < 0 ||
-        import_attr(&ts->mapping_abc, "collections.abc", "Mapping") < 0 ||
-        import_attr(&ts->copy_copy, "copy", "copy") < 0 ||
-        import_attr(&ts->dataclass_fields_fn, "dataclasses", "fields") < 0)
-        goto error;
+    /* typing and the other modules compared against are imported on first need. */
     if (intern(&ts->str_dataclass_fields, "__dataclass_fields__") < 0 ||
         intern(&ts->str_dataclass_params, "__dataclass_params__") < 0 ||
         intern(&ts->str_frozen, "frozen") < 0 || intern(&ts->str_module, "__module__") < 0 ||
@@ -2110,4 +2197,6 @@ void sm_types_clear(struct sm_types_state *ts)
 #define SM__CLEAR(field) Py_CLEAR(ts->field);
     SM__TYPES_FIELDS(SM__CLEAR)
 #undef SM__CLEAR
+    ts->typing_loaded = 0;
+    ts->dataclasses_loaded = 0;
 }

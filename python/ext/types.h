@@ -17,7 +17,18 @@
 struct sm_types_state {
     PyObject *type_type; /* the heap type _core.Type */
     PyObject *cache;     /* dict: annotation -> Type (compiled once per annotation) */
-    /* typing objects and classes the validation and casts compare against */
+    /*
+     * Objects the validation and casts compare against, imported on first need
+     * rather than at module exec, so that `import sematic` does not import
+     * typing (see ensure_typing() and ensure_dataclasses() in types.c). The
+     * "typing tier" (typing, types, abc, enum, numbers, collections.abc) is
+     * loaded before any annotation other than object, None, bool, int, float
+     * or str is compiled, and before any type-level check of two different
+     * annotations; a Type of any other kind therefore implies it is loaded.
+     * The "dataclass tier" (dataclasses.fields, copy.copy) is loaded when a
+     * dataclass's fields are first resolved.
+     */
+    int typing_loaded, dataclasses_loaded;
     PyObject *typing_any, *typing_union, *typing_optional;
     PyObject *typing_list, *typing_dict, *typing_tuple, *typing_set;
     PyObject *union_type; /* types.UnionType (int | None) */

@@ -4,13 +4,15 @@ Hot paths (binding, casting, scheduling, resolving) never come here: only
 error reporting, timeouts, and conversions of lists of futures do. Each
 function's contract is fixed by its caller in engine.c.
 """
-import signal
-import threading
-from typing import Any, Optional, Tuple
+from __future__ import annotations
 
 from sematic.function import Function, convert_value
 from sematic.future import Future
 from sematic.utils.exceptions import CancellationError, FunctionError, TimeoutError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Optional, Tuple
 
 _EXTRA_FUTURE_DOCS_LINK = (
     "https://docs.sematic.dev/diving-deeper/future-algebra#unused-futures"
@@ -138,6 +140,9 @@ def arm_timeout(future: Future, limiting: Future, remaining_seconds: float) -> O
     Signals reach only the main thread, so elsewhere the deadline is checked
     when the body returns instead.
     """
+    import signal
+    import threading
+
     error = timeout_error(future, limiting)
     if remaining_seconds <= 0:
         return error
@@ -154,6 +159,9 @@ def arm_timeout(future: Future, limiting: Future, remaining_seconds: float) -> O
 
 def disarm_timeout() -> None:
     """Stop the timer armed by ``arm_timeout`` and restore the previous handler."""
+    import signal
+    import threading
+
     if threading.current_thread() is not threading.main_thread():
         return
     signal.setitimer(signal.ITIMER_REAL, 0)

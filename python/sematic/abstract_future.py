@@ -3,13 +3,17 @@
 The states and their allowed transitions are decided by the C engine
 (``src/core/graph/state.c``); ``FutureState.is_allowed_transition`` asks it.
 """
+from __future__ import annotations
+
 import enum
-from dataclasses import dataclass, field
-from typing import FrozenSet, List, Optional, Tuple, Union
 
 from sematic import _core
-from sematic.resolvers.resource_requirements import ResourceRequirements
-from sematic.retry_settings import RetrySettings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import FrozenSet, Optional, Tuple, Union
+
+    from sematic._future_properties import FutureProperties
 
 
 class FutureState(enum.Enum):
@@ -76,25 +80,6 @@ STATES_BY_INDEX: Tuple[FutureState, ...] = tuple(FutureState[name] for name in _
 _STATE_INDEX = {state: index for index, state in enumerate(STATES_BY_INDEX)}
 
 
-@dataclass
-class FutureProperties:
-    """Properties of a future that users may read and, through ``Future.set``, change."""
-
-    standalone: bool
-    name: str
-    tags: List[str] = field(default_factory=list)
-    state: FutureState = FutureState.CREATED
-    cache: bool = False
-    resource_requirements: Optional[ResourceRequirements] = None
-    retry_settings: Optional[RetrySettings] = None
-    base_image_tag: Optional[str] = None
-    timeout_mins: Optional[int] = None
-    scheduled_epoch_time: Optional[float] = None
-
-    def __post_init__(self) -> None:
-        validate_timeout_mins(self.timeout_mins)
-
-
 def validate_timeout_mins(timeout_mins: Optional[int]) -> None:
     """Raise ValueError unless ``timeout_mins`` is None or a whole number >= 1."""
     if timeout_mins is None:
@@ -107,3 +92,14 @@ def validate_timeout_mins(timeout_mins: Optional[int]) -> None:
 
 # Sematic's name for the base class of futures.
 AbstractFuture = _core.FutureBase
+
+
+def __getattr__(name: str):
+    # FutureProperties is a dataclass: defined on first use, so that importing
+    # this module (and sematic) does not import dataclasses.
+    if name == "FutureProperties":
+        from sematic._future_properties import FutureProperties
+
+        globals()[name] = FutureProperties
+        return FutureProperties
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

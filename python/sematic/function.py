@@ -4,24 +4,111 @@ Decoration validates the function and compiles its annotations once into C
 type descriptors; ``_core.FunctionBase`` then binds and casts arguments in C
 when the Function is called and adds a run to the engine's graph.
 """
-import inspect
-import logging
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, get_args, get_origin
-from warnings import warn
+from __future__ import annotations
+
+# inspect, logging, typing and the dataclass-based modules are imported where
+# they are needed, not here: `import sematic` imports this module.
+import sys
+from types import FunctionType, MethodType
 
 from sematic import _core
 from sematic.abstract_future import validate_timeout_mins
 from sematic.future import INLINE_DEPRECATION_MESSAGE, Future
-from sematic.resolvers.resource_requirements import ResourceRequirements
-from sematic.retry_settings import RetrySettings
 from sematic.utils.exceptions import FunctionError
 
-logger = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    import inspect
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+    from sematic.resolvers.resource_requirements import ResourceRequirements
+    from sematic.retry_settings import RetrySettings
 
 # How the engine executes a function (enum func_op in python/ext/engine.c).
 _OP_CALL, _OP_MAKE_LIST, _OP_MAKE_TUPLE, _OP_GETITEM = 0, 1, 2, 3
 
-_KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+# Code flags (inspect.CO_*).
+_CO_VARARGS = 0x04
+_CO_VARKEYWORDS = 0x08
+_CO_GENERATOR = 0x20
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
+
+
+def _parameters(func_: Callable) -> Tuple[Tuple[str, ...], Tuple[Any, ...], int, Optional[str]]:
+    """``inspect.signature(func_).parameters`` in short: what Function and func need.
+
+    Returns (names, defaults, n_positional, variadic): the parameter names in
+    signature order, their defaults (``_core.MISSING`` where none), how many
+    are not keyword-only, and the name of the first ``*args``/``**kwargs``
+    parameter (None if none). A plain function is read from its code object;
+    anything else (wrapped by ``functools.wraps``, carrying ``__signature__``
+    or ``_partialmethod``) asks inspect, which also follows those.
+    """
+    code = getattr(func_, "__code__", None)
+    if (
+        type(func_) is not FunctionType
+        or code is None
+        or hasattr(func_, "__wrapped__")
+        or hasattr(func_, "__signature__")
+        or hasattr(func_, "_partialmethod")
+    ):
+        return _parameters_from_inspect(func_)
+    n_args = code.co_argcount
+    n_kwonly = code.co_kwonlyargcount
+    flags = code.co_flags
+    varnames = code.co_varnames
+    missing = _core.MISSING
+    positional = varnames[:n_args]
+    kwonly = varnames[n_args : n_args + n_kwonly]
+    index = n_args + n_kwonly
+    var_positional = var_keyword = None
+    if flags & _CO_VARARGS:
+        var_positional = varnames[index]
+        index += 1
+    if flags & _CO_VARKEYWORDS:
+        var_keyword = varnames[index]
+
+    defaults = func_.__defaults__ or ()
+    names = list(positional)
+    values = [missing] * (n_args - len(defaults)) + list(defaults)
+    if var_positional is not None:
+        names.append(var_positional)
+        values.append(missing)
+    n_positional = len(names)
+    kwdefaults = func_.__kwdefaults__ or {}
+    for name in kwonly:
+        names.append(name)
+        values.append(kwdefaults.get(name, missing))
+    if var_keyword is not None:
+        names.append(var_keyword)
+        values.append(missing)
+        n_positional += 1
+    variadic = var_positional if var_positional is not None else var_keyword
+    return tuple(names), tuple(values), n_positional, variadic
+
+
+def _parameters_from_inspect(
+    func_: Callable,
+) -> Tuple[Tuple[str, ...], Tuple[Any, ...], int, Optional[str]]:
+    import inspect
+
+    parameters = list(inspect.signature(func_).parameters.values())
+    empty = inspect.Parameter.empty
+    variadic_kinds = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    variadic = next((p.name for p in parameters if p.kind in variadic_kinds), None)
+    return (
+        tuple(p.name for p in parameters),
+        tuple(_core.MISSING if p.default is empty else p.default for p in parameters),
+        sum(1 for p in parameters if p.kind != inspect.Parameter.KEYWORD_ONLY),
+        variadic,
+    )
+
+
+def _logger() -> Any:
+    import logging
+
+    return logging.getLogger(__name__)
 
 
 class Function(_core.FunctionBase):
@@ -71,13 +158,7 @@ class Function(_core.FunctionBase):
         validate_timeout_mins(timeout_mins)
 
         if _params is None:
-            parameters = list(inspect.signature(func).parameters.values())
-            params = tuple(p.name for p in parameters)
-            defaults = tuple(
-                _core.MISSING if p.default is inspect.Parameter.empty else p.default
-                for p in parameters
-            )
-            n_positional = sum(1 for p in parameters if p.kind != _KEYWORD_ONLY)
+            params, defaults, n_positional, _ = _parameters(func)
         else:
             params = tuple(_params)
             defaults = (_core.MISSING,) * len(params)
@@ -120,6 +201,8 @@ class Function(_core.FunctionBase):
 
     def get_source(self) -> str:
         """The source code of the decorated function."""
+        import inspect
+
         try:
             return inspect.getsource(self._func)
         except (OSError, TypeError):
@@ -132,6 +215,8 @@ class Function(_core.FunctionBase):
 
     @property
     def __signature__(self) -> inspect.Signature:
+        import inspect
+
         return inspect.signature(self._func)
 
     @property
@@ -255,6 +340,8 @@ def func(
         The Function, or a decorator when called with settings only.
     """
     if inline is not None:
+        from warnings import warn
+
         warn(INLINE_DEPRECATION_MESSAGE, DeprecationWarning)
         standalone = not inline
 
@@ -278,16 +365,15 @@ def func(
             else:
                 input_types[name] = type_
 
-        parameters = inspect.signature(func_).parameters.values()
-        for p in parameters:
-            if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-                raise ValueError(
-                    "Variadic arguments are not supported. "
-                    f"'{func_.__name__}' has variadic argument {p.name!r}. Please see "
-                    "https://docs.sematic.dev/diving-deeper/future-algebra#variadic-arguments"
-                    " for more details."
-                )
-        missing = sorted(p.name for p in parameters if p.name not in input_types)
+        names, _, _, variadic = _parameters(func_)
+        if variadic is not None:
+            raise ValueError(
+                "Variadic arguments are not supported. "
+                f"'{func_.__name__}' has variadic argument {variadic!r}. Please see "
+                "https://docs.sematic.dev/diving-deeper/future-algebra#variadic-arguments"
+                " for more details."
+            )
+        missing = sorted(name for name in names if name not in input_types)
         if missing:
             raise ValueError(
                 "Missing function type annotations. The following arguments are not "
@@ -295,7 +381,7 @@ def func(
             )
 
         if not standalone and base_image_tag is not None:
-            logger.warning(
+            _logger().warning(
                 "base_image_tag %s for %s will be ignored because `standalone` is False",
                 base_image_tag,
                 func_.__name__,
@@ -321,6 +407,15 @@ def func(
 
 def _annotations(func_: Callable) -> Dict[str, Any]:
     """The function's annotations, with string annotations evaluated where possible."""
+    annotations = getattr(func_, "__annotations__", None)
+    if annotations is None:
+        return {}
+    if type(annotations) is dict and not any(
+        isinstance(value, str) for value in annotations.values()
+    ):
+        return dict(annotations)  # what inspect.get_annotations returns then
+    import inspect
+
     try:
         return dict(inspect.get_annotations(func_, eval_str=True))
     except Exception:
@@ -328,7 +423,7 @@ def _annotations(func_: Callable) -> Dict[str, Any]:
 
 
 def _validate_func(func_: Any) -> None:
-    if not inspect.isfunction(func_):
+    if not isinstance(func_, FunctionType):  # inspect.isfunction
         raise TypeError(
             "@sematic.func can only be used with functions. "
             f"But {func_!r} is a '{type(func_).__name__}'."
@@ -341,11 +436,8 @@ def _validate_func(func_: Any) -> None:
             "passed as 'self' or 'cls'. You should also rename that parameter "
             "to something more descriptive"
         )
-    if (
-        inspect.isasyncgenfunction(func_)
-        or inspect.iscoroutinefunction(func_)
-        or inspect.isgeneratorfunction(func_)
-    ):
+    # inspect.isasyncgenfunction, iscoroutinefunction, isgeneratorfunction
+    if func_.__code__.co_flags & (_CO_ASYNC_GENERATOR | _CO_COROUTINE | _CO_GENERATOR):
         raise TypeError(
             "@sematic.func can't be used with async functions, generators, "
             f"or coroutines. But {func_!r} is one of these."
@@ -353,20 +445,21 @@ def _validate_func(func_: Any) -> None:
 
 
 def _is_method_like(func_: Callable) -> bool:
-    if inspect.ismethod(func_):
+    if isinstance(func_, MethodType):  # inspect.ismethod
         return True
-    names = list(inspect.signature(func_).parameters)
+    names = _parameters(func_)[0]
     return len(names) >= 1 and names[0] in {"self", "cls"}
 
 
 def _validate_no_external_resources(annotations: Dict[str, Any]) -> None:
-    from dataclasses import is_dataclass
-
-    from sematic.plugins.abstract_external_resource import AbstractExternalResource
-
+    # No class derives from AbstractExternalResource before its module is imported.
+    module = sys.modules.get("sematic.plugins.abstract_external_resource")
+    if module is None:
+        return
     for name, type_ in annotations.items():
-        if isinstance(type_, type) and is_dataclass(type_):
-            if issubclass(type_, AbstractExternalResource):
+        # dataclasses.is_dataclass, for a class
+        if isinstance(type_, type) and hasattr(type_, "__dataclass_fields__"):
+            if issubclass(type_, module.AbstractExternalResource):
                 raise TypeError(
                     f"{type_.__name__} objects can't be passed into or out of "
                     "Sematic funcs. They are only intended to be used inside "
@@ -400,6 +493,9 @@ def _check_element(item: Any, element_type: Any) -> None:
 
 def _make_list(type_: Any, list_with_futures: Sequence[Any]) -> Future:
     """A future of ``type_`` (a ``List[T]``) from a list mixing values and futures."""
+    from collections.abc import Sequence
+    from typing import get_args, get_origin
+
     if get_origin(type_) is not list:
         raise Exception(
             "type_ must be a List type, and it must be parameterized as List[SomeType]."
@@ -428,6 +524,9 @@ def _make_list(type_: Any, list_with_futures: Sequence[Any]) -> Future:
 
 def _make_tuple(type_: Any, tuple_with_futures: Sequence[Any]) -> Future:
     """A future of ``type_`` (a ``Tuple[A, B, ...]``) from a tuple mixing values and futures."""
+    from collections.abc import Sequence
+    from typing import get_args, get_origin
+
     if get_origin(type_) is not tuple:
         raise TypeError(
             "type_ must be a Tuple type, and it must be parameterized as "
@@ -453,6 +552,8 @@ def _make_tuple(type_: Any, tuple_with_futures: Sequence[Any]) -> Future:
 
 def make_list_type(values: Sequence[Any]) -> Any:
     """``List[T]`` where T is the Union of the element types (futures: their output types)."""
+    from typing import Any, List, Union
+
     element_types: List[Any] = []
     seen = set()
     for value in values:
@@ -478,6 +579,8 @@ def _convert_lists(value: List[Any]) -> Any:
 
 def _convert_tuples(value: Tuple[Any, ...], expected_type: Any) -> Any:
     """Replace a tuple holding futures (maybe nested) by a _make_tuple future of expected_type."""
+    from typing import Any, get_args
+
     items = list(value)
     slot_types = get_args(expected_type)
     for index, item in enumerate(items):

@@ -5,13 +5,16 @@ holds the graph, the run id, the arguments and the value); this class adds the
 Python-facing behaviour: ``set()``, properties, indexing and the operators that
 must refuse to work on a value that does not exist yet.
 """
-import copy
-from typing import Any, Optional
-from warnings import warn
+from __future__ import annotations
 
 from sematic import _core
-from sematic.abstract_future import FutureProperties, FutureState, validate_timeout_mins
-from sematic.resolvers.resource_requirements import ResourceRequirements
+from sematic.abstract_future import FutureState, validate_timeout_mins
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    from sematic.abstract_future import FutureProperties
 
 _MUTABLE_FIELDS = {"name", "standalone", "cache", "resource_requirements", "tags", "timeout_mins"}
 
@@ -45,6 +48,10 @@ class Future(_core.FutureBase):
         """The future's properties (name, tags, state, settings)."""
         props = self._props
         if props is None:
+            import copy
+
+            from sematic.abstract_future import FutureProperties
+
             function = self.function
             props = FutureProperties(
                 standalone=function.standalone,
@@ -64,6 +71,8 @@ class Future(_core.FutureBase):
 
     def resolve(self, resolver: Any = None, tracking: bool = True) -> Any:
         """Deprecated: run the future with ``resolver`` (see ``runner.run``)."""
+        from warnings import warn
+
         warn(
             "future.resolve(...) will soon be deprecated. "
             "Please update your code to use runner.run(future) instead.",
@@ -102,6 +111,8 @@ class Future(_core.FutureBase):
             This future, so calls can be chained.
         """
         if "inline" in kwargs:
+            from warnings import warn
+
             warn(INLINE_DEPRECATION_MESSAGE, DeprecationWarning)
             kwargs["standalone"] = not kwargs.pop("inline")
 
@@ -117,6 +128,8 @@ class Future(_core.FutureBase):
             if flag in kwargs and not isinstance(kwargs[flag], bool):
                 raise ValueError(f"Invalid `{flag}`, must be a bool: {kwargs[flag]!r}")
         if "resource_requirements" in kwargs:
+            from sematic.resolvers.resource_requirements import ResourceRequirements
+
             value = kwargs["resource_requirements"]
             if not isinstance(value, ResourceRequirements):
                 raise ValueError(

@@ -1,8 +1,13 @@
 """The Runner interface (API.md 1.4): what every runner offers."""
-import abc
-from typing import Any
+from __future__ import annotations
 
-from sematic.plugins.abstract_external_resource import AbstractExternalResource
+import abc
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    from sematic.plugins.abstract_external_resource import AbstractExternalResource
 
 
 class Runner(abc.ABC):

@@ -6,12 +6,13 @@ compare ``sematic.__version__``. ``SEMATIC_C_VERSION`` is the release of
 this implementation, reported beside it by ``sematic version``.
 """
 
-# Standard Library
-import re
-from typing import Tuple
+from __future__ import annotations
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Tuple
 
-VersionTuple = Tuple[int, int, int]
+    VersionTuple = Tuple[int, int, int]
 
 # The Sematic API level implemented (the server reports it as `server`).
 CURRENT_VERSION: VersionTuple = (0, 41, 0)
@@ -60,6 +61,8 @@ def string_version_to_tuple(version_string: str) -> VersionTuple:
     ValueError
         If the string has fewer than three dot-separated parts.
     """
+    import re
+
     parts = version_string.split(".")
     if len(parts) < 3:
         raise ValueError(
@@ -73,6 +76,17 @@ CURRENT_VERSION_STR = version_as_string(CURRENT_VERSION)
 MIN_CLIENT_SERVER_SUPPORTS_STR = version_as_string(MIN_CLIENT_SERVER_SUPPORTS)
 
 __version__ = CURRENT_VERSION_STR
+
+
+def __getattr__(name: str) -> object:
+    # VersionTuple (Tuple[int, int, int]) is built on first use: typing is not
+    # imported by `import sematic`.
+    if name == "VersionTuple":
+        from typing import Tuple
+
+        value = globals()[name] = Tuple[int, int, int]
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -1043,20 +1043,10 @@ def test_mock_sematic_funcs_contract(monkeypatch):
     assert add_f._body is None
 
 
-def _engine():
-    try:
-        # Sematic
-        import sematic
-        from sematic.runners.silent_runner import SilentRunner
-        from sematic.testing import mock_sematic_funcs
-
-        return sematic, SilentRunner, mock_sematic_funcs
-    except ImportError as e:  # the C engine is not built
-        pytest.skip(f"engine unavailable: {e}")
-
-
 def test_mock_sematic_funcs_with_the_engine():
-    sematic, SilentRunner, mock_sematic_funcs = _engine()
+    import sematic
+    from sematic.runners.silent_runner import SilentRunner
+    from sematic.testing import mock_sematic_funcs
 
     @sematic.func
     def double(a: int) -> int:

@@ -411,3 +411,25 @@ def test_local_and_cloud_runners__say_they_are_not_available_yet():
         sematic.LocalRunner()
     with pytest.raises(Exception, match="CloudRunner is not available yet"):
         sematic.CloudRunner()
+
+
+def test_silent_runner__external_resources_live_only_inside_their_with_block():
+    from sematic.plugins.abstract_external_resource import ResourceState
+
+    seen = []
+
+    @sematic.func
+    def uses_resources() -> str:
+        first = sematic.TimedMessage(message="one", allocation_seconds=0, deallocation_seconds=0)
+        with first as active:
+            seen.append((active.status.state, active.read_message()))
+        second = sematic.TimedMessage(message="two", allocation_seconds=0, deallocation_seconds=0)
+        with second as active:
+            seen.append((active.status.state, active.read_message()))
+        return "done"
+
+    runner = sematic.SilentRunner()
+    assert runner.run(uses_resources()) == "done"
+    assert seen == [(ResourceState.ACTIVE, "one"), (ResourceState.ACTIVE, "two")]
+    states = [r.status.state for r in runner._resource_manager.resources()]
+    assert states == [ResourceState.DEACTIVATED, ResourceState.DEACTIVATED]

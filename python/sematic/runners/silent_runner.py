@@ -4,30 +4,50 @@ The loop, the states, retries, timeouts and failure propagation are the C
 engine's (``_core.run``); this class checks the root, runs the engine, turns
 a failure into PipelineRunError and cleans up external resources.
 """
-import logging
-from typing import Any, Callable, Optional
+from __future__ import annotations
 
 from sematic import _core
 from sematic.abstract_future import STATES_BY_INDEX, FutureState
 from sematic.future import Future
-from sematic.plugins.abstract_external_resource import AbstractExternalResource
 from sematic.runner import Runner
-from sematic.runners._resources import ResourceManager
 from sematic.utils.exceptions import (
     CancellationError,
     PipelineRunError,
     format_exception_for_run,
 )
 
-logger = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from sematic.plugins.abstract_external_resource import AbstractExternalResource
+    from sematic.runners._resources import ResourceManager
+
+
+class _LazyResourceManager:
+    """``runner._resource_manager``: a ResourceManager created on first use.
+
+    Pipelines that use no external resource never import the resource
+    machinery (dataclasses, logging, uuid). Assigning the attribute works as
+    for a plain instance attribute (this descriptor defines no ``__set__``).
+    """
+
+    def __get__(self, runner: Any, owner: Any = None) -> Any:
+        if runner is None:
+            return self
+        from sematic.runners._resources import ResourceManager
+
+        manager = runner.__dict__["_resource_manager"] = ResourceManager()
+        return manager
 
 
 class SilentRunner(Runner):
     """A Runner that resolves a pipeline in memory, without tracking to a store."""
 
+    _resource_manager: ResourceManager = _LazyResourceManager()  # type: ignore[assignment]
+
     def __init__(self) -> None:
         self._root_future: Optional[Future] = None
-        self._resource_manager = ResourceManager()
 
     def run(self, future: Future) -> Any:
         """Resolve ``future`` and return its value.
@@ -93,11 +113,16 @@ class SilentRunner(Runner):
         return STATES_BY_INDEX[index]
 
     def _cleanup(self, failed: bool) -> None:
-        if self._root_future is not None:
+        # Nothing to deactivate when no resource manager was ever created.
+        if self._root_future is not None and "_resource_manager" in self.__dict__:
             try:
                 self._resource_manager.deactivate_all()
             except Exception:
-                logger.exception("Could not deactivate the external resources")
+                import logging
+
+                logging.getLogger(__name__).exception(
+                    "Could not deactivate the external resources"
+                )
 
     # External resources -----------------------------------------------------
 

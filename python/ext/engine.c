@@ -1341,6 +1341,105 @@ static PyObject *core_check_transition(PyObject *module, PyObject *const *args, 
     return PyBool_FromLong(sm_state_check_transition(from, to, NULL) == 0);
 }
 
+/*
+ * _core.element_types(items) -> list of the distinct types of items, in order
+ * of first appearance: a future counts as its function's output annotation,
+ * any other value as type(value). For _make_list's List[Union[...]] type.
+ */
+static PyObject *core_element_types(PyObject *module, PyObject *items)
+{
+    struct sm_py_state *st = sm_py_state_of(module);
+    PyObject *seq = PySequence_Fast(items, "element_types() takes a sequence");
+    if (seq == NULL)
+        return NULL;
+    PyObject *out = PyList_New(0);
+    PyObject *seen = PySet_New(NULL);
+    if (out == NULL || seen == NULL)
+        goto fail;
+    PyObject *last = NULL; /* borrowed: consecutive items usually share a type */
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *type = is_future(st, item)
+                             ? sm_type_annotation(FUNC(FUT(item)->function)->out_type)
+                             : (PyObject *)Py_TYPE(item);
+        if (type == last)
+            continue;
+        last = type;
+        PyObject *key = PyLong_FromVoidPtr(type);
+        if (key == NULL)
+            goto fail;
+        int has = PySet_Contains(seen, key);
+        if (has == 0 && (PySet_Add(seen, key) < 0 || PyList_Append(out, type) < 0))
+            has = -1;
+        Py_DECREF(key);
+        if (has < 0)
+            goto fail;
+    }
+    Py_DECREF(seen);
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(seen);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+/*
+ * _core.check_elements(items, element_type) -> None, or TypeError
+ * "Invalid value: <reason>" for the first item that does not fit
+ * element_type (a _core.Type): futures by their output type, values by a
+ * cast. Each distinct future output type is checked once.
+ */
+static PyObject *core_check_elements(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct sm_py_state *st = sm_py_state_of(module);
+    if (nargs != 2)
+        return PyErr_Format(PyExc_TypeError, "check_elements(items, element_type)");
+    PyObject *seq = PySequence_Fast(args[0], "check_elements() takes a sequence");
+    if (seq == NULL)
+        return NULL;
+    PyObject *element_type = args[1];
+    PyObject *checked = NULL; /* borrowed: the last future output type found castable */
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *reason = NULL;
+        if (is_future(st, item)) {
+            PyObject *from = FUNC(FUT(item)->function)->out_type;
+            if (from == checked || from == element_type)
+                continue;
+            int ok = sm_type_can_cast(from, element_type, &reason);
+            if (ok < 0)
+                goto fail;
+            if (ok) {
+                checked = from;
+                continue;
+            }
+        } else {
+            PyObject *cast = sm_type_cast(element_type, item);
+            if (cast != NULL) {
+                Py_DECREF(cast);
+                continue;
+            }
+            if (!PyErr_ExceptionMatches(PyExc_TypeError))
+                goto fail;
+            PyObject *exc = fetch_exception();
+            reason = PyObject_Str(exc);
+            Py_DECREF(exc);
+            if (reason == NULL)
+                goto fail;
+        }
+        PyErr_Format(PyExc_TypeError, "Invalid value: %U", reason);
+        Py_DECREF(reason);
+        goto fail;
+    }
+    Py_DECREF(seq);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(seq);
+    return NULL;
+}
+
 /* _core.type_getitem(container_type, key) -> the Type of container[key] (API.md 2.2). */
 static PyObject *core_type_getitem(PyObject *Py_UNUSED(module), PyObject *const *args,
                                    Py_ssize_t nargs)
@@ -1357,6 +1456,10 @@ static PyObject *core_type_tuple_arity(PyObject *Py_UNUSED(module), PyObject *ty
 }
 
 static PyMethodDef engine_functions[] = {
+    {"element_types", core_element_types, METH_O,
+     "Distinct types of the items (futures: their output annotation), in order."},
+    {"check_elements", (PyCFunction)(void (*)(void))core_check_elements, METH_FASTCALL,
+     "check_elements(items, element_type): TypeError 'Invalid value: ...' on a misfit."},
     {"type_getitem", (PyCFunction)(void (*)(void))core_type_getitem, METH_FASTCALL,
      "type_getitem(container_type, key) -> Type of container[key]"},
     {"type_tuple_arity", core_type_tuple_arity, METH_O,

@@ -139,6 +139,7 @@ class Function(_core.FunctionBase):
         timeout_mins: Optional[int] = None,
         _op: int = _OP_CALL,
         _params: Optional[Sequence[str]] = None,
+        _in_types: Optional[Tuple[Any, ...]] = None,
     ) -> None:
         if _op == _OP_CALL:
             _validate_func(func)
@@ -164,8 +165,8 @@ class Function(_core.FunctionBase):
             defaults = (_core.MISSING,) * len(params)
             n_positional = len(params)
 
-        in_types = []
-        for name in params:
+        in_types = list(_in_types) if _in_types is not None else []
+        for name in params[len(in_types) :]:
             try:
                 in_types.append(_core.compile_type(input_types[name]))
             except TypeError as e:
@@ -503,23 +504,28 @@ def _make_list(type_: Any, list_with_futures: Sequence[Any]) -> Future:
     if not isinstance(list_with_futures, Sequence):
         raise Exception("list_with_futures must be a collections.Sequence.")
     element_type = get_args(type_)[0]
-    seen_types = set()
-    for item in list_with_futures:
-        key = id(item.function.output_type) if isinstance(item, Future) else None
-        if key is not None and key in seen_types:
-            continue
-        _check_element(item, element_type)
-        if key is not None:
-            seen_types.add(key)
-    params = [f"v{i}" for i in range(len(list_with_futures))]
+    compiled = _core.compile_type(element_type)
+    _core.check_elements(list_with_futures, compiled)
+    params = _param_names(len(list_with_futures))
     function = Function(
         _make_list_body,
-        input_types={name: element_type for name in params},
+        input_types=dict.fromkeys(params, element_type),
         output_type=type_,
         _op=_OP_MAKE_LIST,
         _params=params,
+        _in_types=(compiled,) * len(params),
     )
     return function._call_aligned(tuple(list_with_futures))
+
+
+_PARAM_NAMES: List[str] = []
+
+
+def _param_names(n: int) -> Tuple[str, ...]:
+    """("v0", ..., "v<n-1>"): the parameters of _make_list and _make_tuple, made once."""
+    names = _PARAM_NAMES
+    names.extend(f"v{i}" for i in range(len(names), n))
+    return tuple(names[:n])
 
 
 def _make_tuple(type_: Any, tuple_with_futures: Sequence[Any]) -> Future:
@@ -539,7 +545,7 @@ def _make_tuple(type_: Any, tuple_with_futures: Sequence[Any]) -> Future:
         raise TypeError("Sematic does not support Ellipsis in Tuples yet (...)")
     for item, element_type in zip(tuple_with_futures, element_types):
         _check_element(item, element_type)
-    params = [f"v{i}" for i in range(len(tuple_with_futures))]
+    params = _param_names(len(tuple_with_futures))
     function = Function(
         _make_tuple_body,
         input_types=dict(zip(params, element_types)),
@@ -554,14 +560,7 @@ def make_list_type(values: Sequence[Any]) -> Any:
     """``List[T]`` where T is the Union of the element types (futures: their output types)."""
     from typing import Any, List, Union
 
-    element_types: List[Any] = []
-    seen = set()
-    for value in values:
-        type_ = value.function.output_type if isinstance(value, Future) else type(value)
-        key = id(type_)
-        if key not in seen:
-            seen.add(key)
-            element_types.append(type_)
+    element_types = _core.element_types(values)
     if not element_types:
         return List[Any]
     if len(element_types) == 1:

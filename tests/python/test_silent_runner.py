@@ -433,3 +433,20 @@ def test_silent_runner__external_resources_live_only_inside_their_with_block():
     assert seen == [(ResourceState.ACTIVE, "one"), (ResourceState.ACTIVE, "two")]
     states = [r.status.state for r in runner._resource_manager.resources()]
     assert states == [ResourceState.DEACTIVATED, ResourceState.DEACTIVATED]
+
+
+def test_silent_runner__sigterm_cancels_the_pipeline_and_restores_the_handler():
+    @sematic.func
+    def terminated() -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        return 1
+
+    before = signal.getsignal(signal.SIGTERM)
+    future = terminated()
+    started = time.monotonic()
+    with pytest.raises(CancellationError, match="^Pipeline run cancelled due to signal 15$"):
+        run(future)
+    assert time.monotonic() - started < 4
+    assert future.state is FutureState.CANCELED
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -24,6 +24,39 @@ if TYPE_CHECKING:
     from sematic.runners._resources import ResourceManager
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: cancels the pipeline run like SIGINT (API.md 2.6)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated(signum)
+
+
+def _catch_sigterm() -> Any:
+    """Turn SIGTERM into a cancellation while a run goes on; the previous handler, or None.
+
+    Only the main thread may set signal handlers; elsewhere SIGTERM keeps its handler.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    import signal
+
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        import signal
+
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _LazyResourceManager:
     """``runner._resource_manager``: a ResourceManager created on first use.
 
@@ -82,14 +115,18 @@ class SilentRunner(Runner):
             raise ValueError("All input arguments of your root function should be concrete.")
 
         self._root_future = future
+        previous_sigterm = _catch_sigterm()
         try:
             ok, outcome = _core.run(future, self, self._transition_hook())
         except KeyboardInterrupt as e:
             self._cleanup(failed=True)
-            raise CancellationError("Pipeline run cancelled due to signal 2") from e
+            signum = getattr(e, "signum", 2)
+            raise CancellationError(f"Pipeline run cancelled due to signal {signum}") from e
         except BaseException:
             self._cleanup(failed=True)
             raise
+        finally:
+            _restore_sigterm(previous_sigterm)
         self._cleanup(failed=not ok)
         if ok:
             return outcome

@@ -99,7 +99,7 @@ demo: install
 
 # ---- make test -------------------------------------------------------------
 
-test: c-test asan-test valgrind-test py-test py-asan-test
+test: lint c-test asan-test valgrind-test py-test py-asan-test
 	@echo "make: all suites passed"
 
 # meson_build(dir, options): configures `dir` afresh when it has no build

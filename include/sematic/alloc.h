@@ -30,8 +30,8 @@ typedef void (*sm_free_fn)(void *ptr);
  * Returns 0, or SM_EINVAL when some but not all are NULL (nothing changes).
  * The allocator is process-wide: the one exception to STYLE 31, as in libuv.
  */
-int sm_replace_allocator(sm_malloc_fn malloc_fn, sm_realloc_fn realloc_fn,
-                         sm_calloc_fn calloc_fn, sm_free_fn free_fn);
+int sm_replace_allocator(sm_malloc_fn malloc_fn, sm_realloc_fn realloc_fn, sm_calloc_fn calloc_fn,
+                         sm_free_fn free_fn);
 
 /* size bytes (at least 1), uninitialised. Caller owns; free with sm_free(). Aborts on OOM. */
 void *sm_xmalloc(size_t size) __attribute__((warn_unused_result));

@@ -37,7 +37,9 @@ struct sm_err {
     char msg[256];
 };
 
+/* clang-format off */
 #define SM_ERR_INIT {0, {0}}
+/* clang-format on */
 
 /* Stable text of a code ("invalid run state transition"); "unknown error" otherwise. */
 const char *sm_strerror(int code);

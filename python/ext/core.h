@@ -46,7 +46,7 @@ struct sm_py_state {
     PyObject *current_graph;     /* the graph that futures created outside any run join */
     PyObject *missing;           /* sentinel: a parameter without default */
     struct sm_exec_frame *executing;
-    int64_t ms_per_minute;       /* 60000; tests shrink it to exercise timeouts */
+    int64_t ms_per_minute; /* 60000; tests shrink it to exercise timeouts */
 };
 
 /* Borrowed module state of the module `m`. */

@@ -54,17 +54,17 @@ struct graph_obj {
 struct func_obj {
     PyObject_HEAD
     PyObject *dict;
-    PyObject *body;          /* what executes: the user's function, or a mock */
-    PyObject *params;        /* tuple of str */
-    PyObject *defaults;      /* tuple aligned with params; st->missing where none */
-    PyObject *in_types;      /* tuple of _core.Type aligned with params */
-    PyObject *out_type;      /* _core.Type */
-    PyObject *fqpn;          /* "module.name" */
+    PyObject *body;     /* what executes: the user's function, or a mock */
+    PyObject *params;   /* tuple of str */
+    PyObject *defaults; /* tuple aligned with params; st->missing where none */
+    PyObject *in_types; /* tuple of _core.Type aligned with params */
+    PyObject *out_type; /* _core.Type */
+    PyObject *fqpn;     /* "module.name" */
     PyObject *retry_settings;
     Py_ssize_t n_positional; /* params that may be passed by position */
     int op;
     int32_t retries;
-    int64_t timeout_mins;    /* 0: none */
+    int64_t timeout_mins; /* 0: none */
     bool is_exempt_unused;
 };
 
@@ -486,7 +486,8 @@ static PyMethodDef future_methods[] = {
 };
 
 static PyType_Slot future_slots[] = {
-    {Py_tp_doc, (void *)"C half of sematic.future.Future: a handle onto a run of the engine's graph."},
+    {Py_tp_doc,
+     (void *)"C half of sematic.future.Future: a handle onto a run of the engine's graph."},
     {Py_tp_dealloc, future_dealloc},
     {Py_tp_traverse, future_traverse},
     {Py_tp_clear, future_clear},
@@ -1208,8 +1209,8 @@ static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t na
     struct exec_ctx cx = {st, graph, NULL, NULL};
     if (nargs == 3 && args[2] != Py_None)
         cx.on_transition = args[2];
-    struct sm_executor ex = {.ctx = &cx, .execute = exec_run, .on_transition = on_transition,
-                             .wait = NULL};
+    struct sm_executor ex = {
+        .ctx = &cx, .execute = exec_run, .on_transition = on_transition, .wait = NULL};
 
     Py_INCREF(graph);
     Py_XSETREF(go->runner, Py_NewRef(args[1]));

@@ -26,9 +26,8 @@ PyObject *sm_py_raise(struct sm_py_state *st, int code, const char *msg)
 /* Create SematicError and one subclass per SM_E* code, each with .code and .code_name. */
 static int add_exceptions(PyObject *m, struct sm_py_state *st)
 {
-    st->error_base = PyErr_NewExceptionWithDoc("sematic._core.SematicError",
-                                               "Base of the errors raised by sematic._core.",
-                                               NULL, NULL);
+    st->error_base = PyErr_NewExceptionWithDoc(
+        "sematic._core.SematicError", "Base of the errors raised by sematic._core.", NULL, NULL);
     if (st->error_base == NULL)
         return -1;
     if (PyModule_AddObjectRef(m, "SematicError", st->error_base) < 0)
@@ -38,20 +37,20 @@ static int add_exceptions(PyObject *m, struct sm_py_state *st)
         return -1;
 #define SM__ADD_EXC(name, value, text)                                                             \
     do {                                                                                           \
-        PyObject *cls = PyErr_NewExceptionWithDoc("sematic._core.SM_" #name, text,               \
-                                                  st->error_base, NULL);                          \
+        PyObject *cls =                                                                            \
+            PyErr_NewExceptionWithDoc("sematic._core.SM_" #name, text, st->error_base, NULL);      \
         if (cls == NULL)                                                                           \
             return -1;                                                                             \
         PyObject *code = PyLong_FromLong(value);                                                   \
-        int rc = code == NULL ? -1 : PyObject_SetAttrString(cls, "code", code);                   \
-        PyObject *cname = rc == 0 ? PyUnicode_FromString("SM_" #name) : NULL;                    \
+        int rc = code == NULL ? -1 : PyObject_SetAttrString(cls, "code", code);                    \
+        PyObject *cname = rc == 0 ? PyUnicode_FromString("SM_" #name) : NULL;                      \
         if (rc == 0)                                                                               \
-            rc = cname == NULL ? -1 : PyObject_SetAttrString(cls, "code_name", cname);           \
+            rc = cname == NULL ? -1 : PyObject_SetAttrString(cls, "code_name", cname);             \
         Py_XDECREF(cname);                                                                         \
         if (rc == 0)                                                                               \
-            rc = PyDict_SetItem(st->error_by_code, code, cls);                                    \
+            rc = PyDict_SetItem(st->error_by_code, code, cls);                                     \
         if (rc == 0)                                                                               \
-            rc = PyModule_AddObjectRef(m, "SM_" #name, cls);                                      \
+            rc = PyModule_AddObjectRef(m, "SM_" #name, cls);                                       \
         Py_XDECREF(code);                                                                          \
         Py_DECREF(cls);                                                                            \
         if (rc < 0)                                                                                \

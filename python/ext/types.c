@@ -27,7 +27,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#define SM_DOCS_TYPES_URL "https://docs.sematic.dev/type-support/type-support#what-types-are-supported"
+#define SM_DOCS_TYPES_URL                                                                          \
+    "https://docs.sematic.dev/type-support/type-support#what-types-are-supported"
 
 enum type_kind {
     KIND_OBJECT,    /* object: anything, unchanged */
@@ -57,7 +58,7 @@ struct sm_type {
     PyObject *args;        /* generics: the argument annotations; dataclass: field annotations */
     PyObject *field_names; /* KIND_DATACLASS: tuple of field names, once resolved */
     Py_ssize_t n_children;
-    PyObject **children;   /* compiled args, filled on first use (NULL until then) */
+    PyObject **children; /* compiled args, filled on first use (NULL until then) */
 };
 
 #define TYPE(o) ((struct sm_type *)(o))
@@ -125,8 +126,8 @@ static void fail_wrap(struct cast_fail *f, const char *format, PyObject *a, PyOb
 {
     PyObject *inner = f->reason;
     f->reason = NULL;
-    PyObject *r = b ? PyUnicode_FromFormat(format, a, b, inner)
-                    : PyUnicode_FromFormat(format, a, inner);
+    PyObject *r =
+        b ? PyUnicode_FromFormat(format, a, b, inner) : PyUnicode_FromFormat(format, a, inner);
     Py_DECREF(inner);
     f->reason = r;
 }
@@ -462,8 +463,7 @@ static PyObject *compile_uncached(struct sm_types_state *ts, PyObject *ann)
     int is_generic_origin = ann == (PyObject *)&PyTuple_Type || ann == (PyObject *)&PyList_Type ||
                             ann == (PyObject *)&PyDict_Type || ann == (PyObject *)&PySet_Type ||
                             ann == ts->typing_union;
-    int is_type = is_subclass_quiet(ann, (PyObject *)&PyType_Type) ||
-                  Py_IS_TYPE(ann, &PyType_Type);
+    int is_type = is_subclass_quiet(ann, (PyObject *)&PyType_Type) || Py_IS_TYPE(ann, &PyType_Type);
     int is_non_generic = (is_type && !is_generic_origin) || is_subclass_quiet(ann, ts->abc_abc) ||
                          is_subclass_quiet((PyObject *)Py_TYPE(ann), ts->abc_meta) ||
                          (PyType_Check(ann) && is_subclass_quiet(ann, ts->enum_type));
@@ -478,8 +478,7 @@ static PyObject *compile_uncached(struct sm_types_state *ts, PyObject *ann)
             return NULL;
         PyErr_Clear();
     } else {
-        is_from_typing = PyUnicode_Check(module) &&
-                         PyUnicode_Compare(module, ts->str_typing) == 0;
+        is_from_typing = PyUnicode_Check(module) && PyUnicode_Compare(module, ts->str_typing) == 0;
         Py_DECREF(module);
     }
     int is_typing_key = ann == ts->typing_tuple || ann == ts->typing_list ||
@@ -1139,8 +1138,8 @@ static PyObject *cast_dataclass(struct sm_types_state *ts, struct sm_type *t, Py
                     cast_fail_release(f);
                 } else {
                     PyObject *inner = f->reason;
-                    f->reason = PyUnicode_FromFormat("Cannot cast field '%U' of %U to %U: %U",
-                                                     name, rv, ta, inner);
+                    f->reason = PyUnicode_FromFormat("Cannot cast field '%U' of %U to %U: %U", name,
+                                                     rv, ta, inner);
                     Py_DECREF(inner);
                 }
                 Py_XDECREF(rv);
@@ -1318,8 +1317,7 @@ PyObject *sm_type_cast(PyObject *type, PyObject *value)
 /* Type-level checks (Sematic's can_cast_type)                         */
 /* ------------------------------------------------------------------ */
 
-static int can_cast_ann(struct sm_types_state *ts, PyObject *from, PyObject *to,
-                        PyObject **reason);
+static int can_cast_ann(struct sm_types_state *ts, PyObject *from, PyObject *to, PyObject **reason);
 
 /* Set *reason = PyUnicode_FromFormat(...) and return 0, or -1 on error. */
 static int no(PyObject **reason, const char *format, ...)
@@ -1437,8 +1435,8 @@ static int can_cast_tuple(struct sm_types_state *ts, PyObject *from, struct sm_t
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *why = NULL;
-        int r = can_cast_ann(ts, PyTuple_GET_ITEM(from_args, i), PyTuple_GET_ITEM(to->args, i),
-                             &why);
+        int r =
+            can_cast_ann(ts, PyTuple_GET_ITEM(from_args, i), PyTuple_GET_ITEM(to->args, i), &why);
         if (r < 0)
             goto done;
         if (r == 0) {
@@ -1653,8 +1651,7 @@ static int is_union_annotation(struct sm_types_state *ts, PyObject *x)
  * dict types), and a Union casts when every member does (Optional[int] to
  * int | None), where Sematic says no or raises.
  */
-static int can_cast_ann(struct sm_types_state *ts, PyObject *from, PyObject *to,
-                        PyObject **reason)
+static int can_cast_ann(struct sm_types_state *ts, PyObject *from, PyObject *to, PyObject **reason)
 {
     *reason = NULL;
     if (from == Py_None)
@@ -1829,7 +1826,8 @@ static PyObject *getitem_impl(PyObject *container_type, PyObject *key, PyObject 
                 PyObject *s = take_exception_str();
                 PyObject *name = s ? annotation_name(ts, PyTuple_GET_ITEM(args, 0)) : NULL;
                 if (name != NULL)
-                    why = PyUnicode_FromFormat("Type '%U' is not a valid Sematic type: %U", name, s);
+                    why =
+                        PyUnicode_FromFormat("Type '%U' is not a valid Sematic type: %U", name, s);
                 Py_XDECREF(s);
                 Py_XDECREF(name);
                 if (why == NULL)
@@ -2036,14 +2034,10 @@ static PyGetSetDef type_getset[] = {
 static char type_doc[] = "A compiled Sematic type annotation (see sematic._core.compile_type).";
 
 static PyType_Slot type_slots[] = {
-    {Py_tp_dealloc, type_dealloc},
-    {Py_tp_traverse, type_traverse},
-    {Py_tp_clear, type_clear},
-    {Py_tp_repr, type_repr},
-    {Py_tp_methods, type_methods},
-    {Py_tp_getset, type_getset},
-    {Py_tp_doc, type_doc},
-    {0, NULL},
+    {Py_tp_dealloc, type_dealloc}, {Py_tp_traverse, type_traverse},
+    {Py_tp_clear, type_clear},     {Py_tp_repr, type_repr},
+    {Py_tp_methods, type_methods}, {Py_tp_getset, type_getset},
+    {Py_tp_doc, type_doc},         {0, NULL},
 };
 
 static PyType_Spec type_spec = {
@@ -2093,9 +2087,9 @@ static PyObject *mod_safe_cast(PyObject *m, PyObject *const *args, Py_ssize_t na
             return NULL;
         PyObject *why = take_exception_str();
         PyObject *name = why ? annotation_name(ts, ann) : NULL;
-        PyObject *reason = name ? PyUnicode_FromFormat("Type '%U' is not a valid Sematic type: %U",
-                                                       name, why)
-                                : NULL;
+        PyObject *reason =
+            name ? PyUnicode_FromFormat("Type '%U' is not a valid Sematic type: %U", name, why)
+                 : NULL;
         Py_XDECREF(why);
         Py_XDECREF(name);
         if (reason == NULL)
@@ -2177,12 +2171,40 @@ error:
     return -1;
 }
 
-#define SM__TYPES_FIELDS(X)                                                                        \
-    X(type_type) X(cache) X(typing_any) X(typing_union) X(typing_optional) X(typing_list)          \
-    X(typing_dict) X(typing_tuple) X(typing_set) X(union_type) X(get_origin) X(get_args)           \
-    X(get_type_hints) X(abc_abc) X(abc_meta) X(enum_type) X(numbers_real) X(iterable_abc)          \
-    X(mapping_abc) X(copy_copy) X(dataclass_fields_fn) X(str_name_attr) X(str_dataclass_fields) X(str_dataclass_params) X(str_frozen)      \
-    X(str_module) X(str_name) X(str_type) X(str_items) X(str_path) X(str_typing)
+/* clang-format off */
+#define SM__TYPES_FIELDS(X) \
+    X(type_type) \
+    X(cache) \
+    X(typing_any) \
+    X(typing_union) \
+    X(typing_optional) \
+    X(typing_list) \
+    X(typing_dict) \
+    X(typing_tuple) \
+    X(typing_set) \
+    X(union_type) \
+    X(get_origin) \
+    X(get_args) \
+    X(get_type_hints) \
+    X(abc_abc) \
+    X(abc_meta) \
+    X(enum_type) \
+    X(numbers_real) \
+    X(iterable_abc) \
+    X(mapping_abc) \
+    X(copy_copy) \
+    X(dataclass_fields_fn) \
+    X(str_name_attr) \
+    X(str_dataclass_fields) \
+    X(str_dataclass_params) \
+    X(str_frozen) \
+    X(str_module) \
+    X(str_name) \
+    X(str_type) \
+    X(str_items) \
+    X(str_path) \
+    X(str_typing)
+/* clang-format on */
 
 int sm_types_traverse(struct sm_types_state *ts, visitproc visit, void *arg)
 {

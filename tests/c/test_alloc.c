@@ -94,8 +94,7 @@ static void test_alloc__every_call_goes_through_the_replaced_allocator(void **st
 static void test_alloc__a_partial_replacement_is_refused(void **state)
 {
     (void)state;
-    assert_int_equal(sm_replace_allocator(count_malloc, NULL, count_calloc, count_free),
-                     SM_EINVAL);
+    assert_int_equal(sm_replace_allocator(count_malloc, NULL, count_calloc, count_free), SM_EINVAL);
     n_malloc = 0;
     sm_free(sm_xmalloc(1));
     assert_int_equal(n_malloc, 0);

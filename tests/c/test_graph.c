@@ -56,7 +56,7 @@ struct tx {
     int32_t n_trans;
     int32_t fail_times[LOG_CAP]; /* per run: failures to report before succeeding */
     bool retryable;
-    int32_t stop_transition_run; /* on_transition returns 1 for this run ... */
+    int32_t stop_transition_run;      /* on_transition returns 1 for this run ... */
     enum sm_state stop_transition_to; /* ... entering this state */
     int32_t stop_execute_run;         /* execute returns 1 for this run */
     int32_t nest_until;               /* nesting bodies: create runs while n_runs < this */
@@ -66,7 +66,7 @@ struct tx {
     int32_t n_pending;
     int64_t wait_deadlines[LOG_CAP];
     int32_t n_waits;
-    int64_t *clock; /* fake clock, when the test uses one */
+    int64_t *clock;  /* fake clock, when the test uses one */
     int64_t step_ms; /* the body advances the fake clock by this much */
     int last_rc;
     struct sm_err err;
@@ -1195,8 +1195,7 @@ static void test_graph__a_100000_deep_nesting_resolves_without_recursion(void **
         assert_int_equal(sm_graph_state(t->g, i), RE);
         assert_int_equal(sm_graph_parent(t->g, i), i - 1);
     }
-    print_message("100,000-deep nesting: %.1f ms (%.0f ns per run)\n", dt * 1e3,
-                  dt * 1e9 / BIG);
+    print_message("100,000-deep nesting: %.1f ms (%.0f ns per run)\n", dt * 1e3, dt * 1e9 / BIG);
 }
 
 static void test_graph__a_failure_100000_deep_fails_every_ancestor(void **state)

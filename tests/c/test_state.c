@@ -29,27 +29,23 @@
 /* API.md 2.4, row = from, column = to. */
 static const bool legal[SM_STATE_COUNT][SM_STATE_COUNT] = {
     /*          C  S  RA RE F  NF RT X */
-    [C] = {0, 1, 0, 0, 1, 0, 0, 1},
-    [S] = {0, 0, 1, 1, 1, 0, 1, 1},
-    [RA] = {0, 0, 0, 1, 0, 1, 0, 1},
-    [RE] = {0, 0, 0, 0, 0, 0, 0, 0},
-    [F] = {0, 0, 0, 0, 0, 0, 1, 0},
-    [NF] = {0, 0, 0, 0, 0, 0, 0, 0},
-    [RT] = {0, 1, 0, 0, 1, 0, 0, 1},
-    [X] = {0, 0, 0, 0, 0, 0, 0, 0},
+    [C] = {0, 1, 0, 0, 1, 0, 0, 1},  [S] = {0, 0, 1, 1, 1, 0, 1, 1},
+    [RA] = {0, 0, 0, 1, 0, 1, 0, 1}, [RE] = {0, 0, 0, 0, 0, 0, 0, 0},
+    [F] = {0, 0, 0, 0, 0, 0, 1, 0},  [NF] = {0, 0, 0, 0, 0, 0, 0, 0},
+    [RT] = {0, 1, 0, 0, 1, 0, 0, 1}, [X] = {0, 0, 0, 0, 0, 0, 0, 0},
 };
 
 static void test_state__names_are_the_sematic_names(void **state)
 {
     (void)state;
     static const char *const want[SM_STATE_COUNT] = {
-        "CREATED", "SCHEDULED", "RAN",      "RESOLVED",
+        "CREATED", "SCHEDULED",     "RAN",      "RESOLVED",
         "FAILED",  "NESTED_FAILED", "RETRYING", "CANCELED",
     };
     for (int s = 0; s < SM_STATE_COUNT; s++)
         assert_string_equal(sm_state_name((enum sm_state)s), want[s]);
     assert_string_equal(sm_state_name((enum sm_state)SM_STATE_COUNT), "UNKNOWN");
-    assert_string_equal(sm_state_name((enum sm_state)-1), "UNKNOWN");
+    assert_string_equal(sm_state_name((enum sm_state) - 1), "UNKNOWN");
 }
 
 static void test_state__terminal_and_failed_predicates_follow_api_2_4(void **state)
@@ -116,7 +112,8 @@ static void test_state__out_of_range_states_are_refused(void **state)
     assert_int_equal(sm_state_check_transition((enum sm_state)9, S, &err), SM_EINVALID_TRANSITION);
     assert_string_equal(err.msg, "invalid run state transition: 'UNKNOWN' -> 'SCHEDULED'; a run's "
                                  "state only moves forward (see API.md 2.4)");
-    assert_int_equal(sm_state_check_transition(C, (enum sm_state)-3, NULL), SM_EINVALID_TRANSITION);
+    assert_int_equal(sm_state_check_transition(C, (enum sm_state) - 3, NULL),
+                     SM_EINVALID_TRANSITION);
 }
 
 static void test_state__a_null_err_still_gets_the_code(void **state)

@@ -63,11 +63,11 @@ struct run {
     int32_t retries;
     int32_t n_waiting; /* inputs whose upstream is not RESOLVED */
     int32_t n_inputs;
-    int32_t last_in;      /* last input edge; the in-list is circular */
-    int32_t first_out;    /* newest edge whose upstream is this run */
-    int32_t first_waiter; /* first RAN run whose nested future this is */
-    int32_t link;         /* ready queue / in-flight index / waiter list, by state */
-    uint32_t mark;        /* == g->epoch when visited by the current walk */
+    int32_t last_in;       /* last input edge; the in-list is circular */
+    int32_t first_out;     /* newest edge whose upstream is this run */
+    int32_t first_waiter;  /* first RAN run whose nested future this is */
+    int32_t link;          /* ready queue / in-flight index / waiter list, by state */
+    uint32_t mark;         /* == g->epoch when visited by the current walk */
     int32_t first_created; /* newest run created by this run's current attempt */
     int32_t next_created;  /* next older run created by the same creator */
     int32_t timer;         /* index in g->timers, or NONE */
@@ -148,8 +148,7 @@ static int check_id(const struct sm_graph *g, int32_t run, struct sm_err *err)
     if (run >= 0 && run < g->n_runs)
         return 0;
     if (g->n_runs == 0)
-        return sm_errf(err, SM_ENOTFOUND, "run %" PRId32 " not found: the graph has no runs",
-                       run);
+        return sm_errf(err, SM_ENOTFOUND, "run %" PRId32 " not found: the graph has no runs", run);
     return sm_errf(err, SM_ENOTFOUND,
                    "run %" PRId32 " not found: the graph has %" PRId32 " runs (ids 0 to %" PRId32
                    ")",
@@ -232,9 +231,8 @@ static int32_t new_timer(struct sm_graph *g, int32_t id)
 /* --- callbacks and the one state write --------------------------------- */
 
 /* A callback asked to stop: remember why for sm_graph_run() and report it. */
-__attribute__((format(printf, 3, 4))) static int fail_callback(struct sm_graph *g,
-                                                                struct sm_err *err,
-                                                                const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int
+fail_callback(struct sm_graph *g, struct sm_err *err, const char *fmt, ...)
 {
     char msg[200];
     va_list ap;
@@ -274,8 +272,8 @@ static int set_state(struct sm_graph *g, int32_t id, enum sm_state to, struct sm
         int rc = ex->on_transition(ex->ctx, g, id, from, to);
         if (rc != 0)
             return fail_callback(g, err,
-                                 "on_transition returned %d for run %" PRId32 " ('%s' -> '%s')",
-                                 rc, id, sm_state_name(from), sm_state_name(to));
+                                 "on_transition returned %d for run %" PRId32 " ('%s' -> '%s')", rc,
+                                 id, sm_state_name(from), sm_state_name(to));
     }
     return 0;
 }
@@ -435,8 +433,8 @@ int64_t sm_graph_now_ms(const struct sm_graph *g)
 int32_t sm_graph_add_run(struct sm_graph *g, unsigned flags, struct sm_err *err)
 {
     if (flags & ~(unsigned)SM_RUN_EXEMPT_UNUSED) {
-        sm_errf(err, SM_EINVAL, "cannot add a run with flags 0x%x: unknown flag bits 0x%x",
-                flags, flags & ~(unsigned)SM_RUN_EXEMPT_UNUSED);
+        sm_errf(err, SM_EINVAL, "cannot add a run with flags 0x%x: unknown flag bits 0x%x", flags,
+                flags & ~(unsigned)SM_RUN_EXEMPT_UNUSED);
         return NONE;
     }
     if (g->n_runs == INT32_MAX) {
@@ -532,8 +530,7 @@ int sm_graph_set_retries(struct sm_graph *g, int32_t run, int32_t retries, struc
     return 0;
 }
 
-int sm_graph_set_timeout_ms(struct sm_graph *g, int32_t run, int64_t timeout_ms,
-                            struct sm_err *err)
+int sm_graph_set_timeout_ms(struct sm_graph *g, int32_t run, int64_t timeout_ms, struct sm_err *err)
 {
     int rc = check_id(g, run, err);
     if (rc != 0)
@@ -654,9 +651,8 @@ static void start_deadline(struct sm_graph *g, int32_t id, struct sm_deadline *d
     if (p != NONE && g->runs[p].timer != NONE &&
         (g->runs[p].state == SM_STATE_SCHEDULED || g->runs[p].state == SM_STATE_RAN)) {
         const struct timer *pt = &g->timers[g->runs[p].timer];
-        if (pt->limiting_run != NONE &&
-            (limiting == NONE || pt->deadline_ms < at ||
-             (pt->deadline_ms == at && pt->limiting_run < limiting))) {
+        if (pt->limiting_run != NONE && (limiting == NONE || pt->deadline_ms < at ||
+                                         (pt->deadline_ms == at && pt->limiting_run < limiting))) {
             at = pt->deadline_ms;
             limiting = pt->limiting_run;
         }
@@ -758,8 +754,7 @@ static int run_loop(struct sm_graph *g, int32_t root, const struct sm_executor *
         if (id != NONE) {
             const struct run *r = &g->runs[id];
             /* Skip entries that went stale (a run canceled while queued). */
-            if ((r->state != SM_STATE_CREATED && r->state != SM_STATE_RETRYING) ||
-                r->n_waiting > 0)
+            if ((r->state != SM_STATE_CREATED && r->state != SM_STATE_RETRYING) || r->n_waiting > 0)
                 continue;
             int rc = set_state(g, id, SM_STATE_SCHEDULED, err);
             if (rc != 0)
@@ -781,8 +776,7 @@ static int run_loop(struct sm_graph *g, int32_t root, const struct sm_executor *
             if (g->cb_failed)
                 return stopped_by_callback(g, err);
             if (rc != 0)
-                return fail_callback(g, err,
-                                     "wait returned %d with %" PRId32 " runs in flight", rc,
+                return fail_callback(g, err, "wait returned %d with %" PRId32 " runs in flight", rc,
                                      n_inflight);
             continue;
         }
@@ -793,8 +787,7 @@ static int run_loop(struct sm_graph *g, int32_t root, const struct sm_executor *
     return 0;
 }
 
-int sm_graph_run(struct sm_graph *g, int32_t root, const struct sm_executor *ex,
-                 struct sm_err *err)
+int sm_graph_run(struct sm_graph *g, int32_t root, const struct sm_executor *ex, struct sm_err *err)
 {
     if (g->executing != NONE)
         return sm_errf(err, SM_ESTATE,

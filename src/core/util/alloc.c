@@ -20,8 +20,8 @@ static struct {
     sm_free_fn free_fn;
 } allocator = {malloc, realloc, calloc, free};
 
-int sm_replace_allocator(sm_malloc_fn malloc_fn, sm_realloc_fn realloc_fn,
-                         sm_calloc_fn calloc_fn, sm_free_fn free_fn)
+int sm_replace_allocator(sm_malloc_fn malloc_fn, sm_realloc_fn realloc_fn, sm_calloc_fn calloc_fn,
+                         sm_free_fn free_fn)
 {
     if (!malloc_fn && !realloc_fn && !calloc_fn && !free_fn) {
         allocator.malloc_fn = malloc;

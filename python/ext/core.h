@@ -25,11 +25,18 @@
 
 extern PyModuleDef sm_core_module_def;
 
-/* The run whose body executes now; frames link to the enclosing run (nested runners are refused). */
+/*
+ * A run whose body executes now, on the C stack of the thread running it.
+ * Each thread sees its own innermost frame (a thread-specific key); all
+ * frames of the process are also linked, so that a helper thread started by
+ * a body finds that body when it is the only one running (as Sematic's
+ * context() does).
+ */
 struct sm_exec_frame {
     PyObject *graph; /* borrowed: a _core.Graph */
     int32_t run;
-    struct sm_exec_frame *prev;
+    struct sm_exec_frame *prev_in_thread;
+    struct sm_exec_frame *prev_all, *next_all;
 };
 
 struct sm_py_state {
@@ -37,15 +44,16 @@ struct sm_py_state {
     PyObject *error_by_code;     /* dict: int code -> exception class */
     struct sm_types_state types; /* owned by types.c */
 
-    PyTypeObject *graph_type;    /* _core.Graph */
-    PyTypeObject *future_type;   /* _core.FutureBase */
-    PyTypeObject *function_type; /* _core.FunctionBase */
-    PyObject *future_class;      /* sematic.future.Future, registered by the package */
-    PyObject *hooks;             /* sematic._hooks: the Python helpers of error paths */
-    PyObject *states;            /* tuple of FutureState members indexed by enum sm_state */
-    PyObject *current_graph;     /* the graph that futures created outside any run join */
-    PyObject *missing;           /* sentinel: a parameter without default */
-    struct sm_exec_frame *executing;
+    PyTypeObject *graph_type;         /* _core.Graph */
+    PyTypeObject *future_type;        /* _core.FutureBase */
+    PyTypeObject *function_type;      /* _core.FunctionBase */
+    PyObject *future_class;           /* sematic.future.Future, registered by the package */
+    PyObject *hooks;                  /* sematic._hooks: the Python helpers of error paths */
+    PyObject *states;                 /* tuple of FutureState members indexed by enum sm_state */
+    PyObject *missing;                /* sentinel: a parameter without default */
+    Py_tss_t executing_key;           /* this thread's innermost struct sm_exec_frame */
+    struct sm_exec_frame *all_frames; /* every executing frame of the process */
+    int n_frames;
     int64_t ms_per_minute; /* 60000; tests shrink it to exercise timeouts */
 };
 

@@ -611,14 +611,92 @@ static PyObject *func_get_in_types(PyObject *self, void *Py_UNUSED(closure))
     return Py_NewRef(t ? t : Py_None);
 }
 
-/* The graph new runs join: the executing run's, else that of future arguments, else current. */
+/* The frame of the run executing in this thread, or NULL. */
+static struct sm_exec_frame *thread_frame(struct sm_py_state *st)
+{
+    return PyThread_tss_get(&st->executing_key);
+}
+
+/* This thread's frame, else the process's only one (a body's helper thread), else NULL. */
+static struct sm_exec_frame *current_frame(struct sm_py_state *st)
+{
+    struct sm_exec_frame *f = thread_frame(st);
+    if (f == NULL && st->n_frames == 1)
+        f = st->all_frames;
+    return f;
+}
+
+static int push_frame(struct sm_py_state *st, struct sm_exec_frame *f)
+{
+    f->prev_in_thread = thread_frame(st);
+    if (PyThread_tss_set(&st->executing_key, f) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot record the executing run for this thread");
+        return -1;
+    }
+    f->prev_all = NULL;
+    f->next_all = st->all_frames;
+    if (st->all_frames != NULL)
+        st->all_frames->prev_all = f;
+    st->all_frames = f;
+    st->n_frames++;
+    return 0;
+}
+
+static void pop_frame(struct sm_py_state *st, struct sm_exec_frame *f)
+{
+    (void)PyThread_tss_set(&st->executing_key, f->prev_in_thread);
+    if (f->prev_all != NULL)
+        f->prev_all->next_all = f->next_all;
+    else
+        st->all_frames = f->next_all;
+    if (f->next_all != NULL)
+        f->next_all->prev_all = f->prev_all;
+    st->n_frames--;
+}
+
+/*
+ * Borrowed: the graph that futures created outside any run join in this
+ * thread (kept in the thread's state dict, so threads building pipelines
+ * side by side never share one), made on first use. NULL with an exception.
+ */
+static PyObject *thread_graph(struct sm_py_state *st)
+{
+    PyObject *d = PyThreadState_GetDict(); /* borrowed */
+    PyObject *key = (PyObject *)st->graph_type;
+    if (d == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "no thread state to keep the pipeline graph in");
+        return NULL;
+    }
+    PyObject *g = PyDict_GetItemWithError(d, key); /* borrowed */
+    if (g != NULL || PyErr_Occurred())
+        return g;
+    g = graph_new_obj(st);
+    if (g == NULL)
+        return NULL;
+    int rc = PyDict_SetItem(d, key, g);
+    Py_DECREF(g); /* the thread dict holds it */
+    return rc < 0 ? NULL : g;
+}
+
+/* Start a new graph for this thread's next futures if `graph` is its current one. */
+static int retire_thread_graph(struct sm_py_state *st, PyObject *graph)
+{
+    PyObject *d = PyThreadState_GetDict(); /* borrowed */
+    PyObject *key = (PyObject *)st->graph_type;
+    if (d == NULL || PyDict_GetItemWithError(d, key) != graph)
+        return PyErr_Occurred() ? -1 : 0;
+    return PyDict_DelItem(d, key);
+}
+
+/* Borrowed: the graph new runs join: the executing run's, else that of future arguments, else this thread's. NULL with an exception. */
 static PyObject *target_graph(struct sm_py_state *st, PyObject *args_graph)
 {
-    if (st->executing != NULL)
-        return st->executing->graph;
+    struct sm_exec_frame *frame = thread_frame(st);
+    if (frame != NULL)
+        return frame->graph;
     if (args_graph != NULL)
         return args_graph;
-    return st->current_graph;
+    return thread_graph(st);
 }
 
 /* Is `o` a list or tuple holding a future anywhere inside (through nested lists and tuples)? */
@@ -714,6 +792,10 @@ static PyObject *make_future(struct sm_py_state *st, struct func_obj *fn, PyObje
         }
     }
     PyObject *target = target_graph(st, graph);
+    if (target == NULL) {
+        Py_DECREF(args);
+        return NULL;
+    }
     if (graph != NULL && graph != target) {
         Py_DECREF(args);
         PyErr_Format(PyExc_ValueError,
@@ -1042,10 +1124,11 @@ static int exec_run(void *ctx, struct sm_graph *g, int32_t run, const struct sm_
         armed = true;
     }
 
-    struct sm_exec_frame frame = {cx->graph, run, st->executing};
-    st->executing = &frame;
+    struct sm_exec_frame frame = {.graph = cx->graph, .run = run};
+    if (push_frame(st, &frame) < 0)
+        return -1;
     PyObject *result = call_body(fn, resolved);
-    st->executing = frame.prev;
+    pop_frame(st, &frame);
 
     if (armed) {
         PyObject *exc = result ? NULL : fetch_exception();
@@ -1192,7 +1275,7 @@ static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t na
         PyErr_SetString(PyExc_TypeError, "run(root_future, runner, on_transition=None)");
         return NULL;
     }
-    if (st->executing != NULL) {
+    if (thread_frame(st) != NULL) {
         PyErr_SetString(PyExc_RuntimeError,
                         "You have called runner.run(...) within a Sematic func. Sematic funcs "
                         "are run by the runner of their pipeline: call them directly instead");
@@ -1218,12 +1301,8 @@ static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t na
     go->failed_run = -1;
     go->is_running = true;
     /* Futures created from now on outside any run start a new graph, so this one can be freed. */
-    if (st->current_graph == graph) {
-        PyObject *fresh = graph_new_obj(st);
-        if (fresh == NULL)
-            goto done_error;
-        Py_SETREF(st->current_graph, fresh);
-    }
+    if (retire_thread_graph(st, graph) < 0)
+        goto done_error;
 
     struct sm_err err = SM_ERR_INIT;
     int rc = sm_graph_run(go->g, root->run, &ex, &err);
@@ -1271,11 +1350,18 @@ done_error:
 static PyObject *core_current_run(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
     struct sm_py_state *st = sm_py_state_of(module);
-    if (st->executing == NULL)
+    struct sm_exec_frame *frame = current_frame(st);
+    if (frame == NULL)
         Py_RETURN_NONE;
-    struct graph_obj *go = GRAPH(st->executing->graph);
-    return Py_BuildValue("(OOO)", go->futures[st->executing->run], go->futures[go->root],
+    struct graph_obj *go = GRAPH(frame->graph);
+    return Py_BuildValue("(OOO)", go->futures[frame->run], go->futures[go->root],
                          go->runner ? go->runner : Py_None);
+}
+
+/* _core.in_body() -> whether this thread is executing the body of a run. */
+static PyObject *core_in_body(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(thread_frame(sm_py_state_of(module)) != NULL);
 }
 
 /* _core.register(future_class, hooks, states): the package's Python halves. */
@@ -1469,6 +1555,7 @@ static PyMethodDef engine_functions[] = {
      "run(root_future, runner, on_transition=None) -> (ok, value_or_exception)"},
     {"current_run", core_current_run, METH_NOARGS,
      "(future, root_future, runner) of the executing run, or None."},
+    {"in_body", core_in_body, METH_NOARGS, "Whether this thread is executing a run's body."},
     {"register", (PyCFunction)(void (*)(void))core_register, METH_FASTCALL,
      "register(future_class, hooks, states)"},
     {"set_ms_per_minute", core_set_ms_per_minute, METH_O,
@@ -1482,6 +1569,10 @@ static PyMethodDef engine_functions[] = {
 int sm_engine_exec(PyObject *module, struct sm_py_state *st)
 {
     st->ms_per_minute = 60000;
+    if (PyThread_tss_create(&st->executing_key) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot create a thread-specific key");
+        return -1;
+    }
     st->graph_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &graph_spec, NULL);
     if (st->graph_type == NULL)
         return -1;
@@ -1499,9 +1590,6 @@ int sm_engine_exec(PyObject *module, struct sm_py_state *st)
     if (st->missing == NULL || PyModule_AddObjectRef(module, "MISSING", st->missing) < 0)
         return -1;
     st->future_class = Py_NewRef((PyObject *)st->future_type);
-    st->current_graph = graph_new_obj(st);
-    if (st->current_graph == NULL)
-        return -1;
     return PyModule_AddFunctions(module, engine_functions);
 }
 
@@ -1513,14 +1601,14 @@ int sm_engine_traverse(struct sm_py_state *st, visitproc visit, void *arg)
     Py_VISIT(st->future_class);
     Py_VISIT(st->hooks);
     Py_VISIT(st->states);
-    Py_VISIT(st->current_graph);
     Py_VISIT(st->missing);
     return 0;
 }
 
 void sm_engine_clear(struct sm_py_state *st)
 {
-    Py_CLEAR(st->current_graph);
+    if (PyThread_tss_is_created(&st->executing_key))
+        PyThread_tss_delete(&st->executing_key);
     Py_CLEAR(st->future_class);
     Py_CLEAR(st->hooks);
     Py_CLEAR(st->states);

@@ -450,3 +450,55 @@ def test_silent_runner__sigterm_cancels_the_pipeline_and_restores_the_handler():
     assert time.monotonic() - started < 4
     assert future.state is FutureState.CANCELED
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_silent_runner__pipelines_in_two_threads_run_side_by_side():
+    barrier = threading.Barrier(2, timeout=10)
+
+    @sematic.func
+    def meet(x: int) -> int:
+        barrier.wait()  # both bodies are executing at once from here
+        return x
+
+    @sematic.func
+    def double(x: int) -> int:
+        return 2 * x
+
+    @sematic.func
+    def pipeline(x: int) -> int:
+        return double(meet(x))
+
+    results, errors = {}, []
+
+    def worker(x: int) -> None:
+        try:
+            root = pipeline(x)
+            results[x] = (sematic.SilentRunner().run(root), root.nested_future.parent_future is root)
+        except BaseException as e:  # reported below, with the thread's exception
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(x,)) for x in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert results == {1: (2, True), 2: (4, True)}
+
+
+def test_silent_runner__context_works_in_a_helper_thread_of_a_body():
+    seen = {}
+
+    @sematic.func
+    def with_helper() -> str:
+        def helper() -> None:
+            seen["run_id"] = sematic.context().run_id
+
+        t = threading.Thread(target=helper)
+        t.start()
+        t.join(timeout=10)
+        return "done"
+
+    root = with_helper()
+    assert run(root) == "done"
+    assert seen["run_id"] == root.id

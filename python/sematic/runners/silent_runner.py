@@ -92,7 +92,7 @@ class SilentRunner(Runner):
         CancellationError
             When the run was interrupted (SIGINT).
         """
-        if _core.current_run() is not None:
+        if _core.in_body():
             from sematic.future_context import FUTURE_ALGEBRA_DOC_LINK
 
             raise RuntimeError(

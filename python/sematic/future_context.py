@@ -21,6 +21,17 @@ from sematic.utils.exceptions import NotInSematicFuncError
 
 FUTURE_ALGEBRA_DOC_LINK = "https://docs.sematic.dev/diving-deeper/future-algebra"
 
+# Why runner.run() is refused inside a func body (Sematic's text).
+RUN_INSIDE_FUNC_MESSAGE = (
+    "You have called runner.run(...) within a Sematic func. Usually people "
+    "do this when they have a future object and want it to be resolved to "
+    "an actual value in the middle of a Sematic func's body for usage "
+    "downstream. If this is your use-case, consider wrapping the downstream "
+    "logic in a new Sematic func and passing the unresolved future into it. "
+    "Sematic will ensure that the future is resolved before it starts the "
+    f"new func. For more information, read {FUTURE_ALGEBRA_DOC_LINK}"
+)
+
 # A runner class or instance. Typed loosely: the runner modules import this one.
 Runner = Any
 
@@ -160,15 +171,7 @@ def set_context(ctx: SematicContext) -> Iterator[None]:
         If ``ctx`` is not a ``SematicContext``.
     """
     if _current.get() is not None:
-        raise RuntimeError(
-            "You have called runner.run(...) within a Sematic func. Usually people "
-            "do this when they have a future object and want it to be resolved to "
-            "an actual value in the middle of a Sematic func's body for usage "
-            "downstream. If this is your use-case, consider wrapping the downstream "
-            "logic in a new Sematic func and passing the unresolved future into it. "
-            "Sematic will ensure that the future is resolved before it starts the "
-            f"new func. For more information, read {FUTURE_ALGEBRA_DOC_LINK}"
-        )
+        raise RuntimeError(RUN_INSIDE_FUNC_MESSAGE)
     if not isinstance(ctx, SematicContext):
         raise ValueError(f"Expecting a `SematicContext`, got: {ctx}")
 

@@ -93,17 +93,9 @@ class SilentRunner(Runner):
             When the run was interrupted (SIGINT).
         """
         if _core.in_body():
-            from sematic.future_context import FUTURE_ALGEBRA_DOC_LINK
+            from sematic.future_context import RUN_INSIDE_FUNC_MESSAGE
 
-            raise RuntimeError(
-                "You have called runner.run(...) within a Sematic func. Usually people "
-                "do this when they have a future object and want it to be resolved to "
-                "an actual value in the middle of a Sematic func's body for usage "
-                "downstream. If this is your use-case, consider wrapping the downstream "
-                "logic in a new Sematic func and passing the unresolved future into it. "
-                "Sematic will ensure that the future is resolved before it starts the "
-                f"new func. For more information, read {FUTURE_ALGEBRA_DOC_LINK}"
-            )
+            raise RuntimeError(RUN_INSIDE_FUNC_MESSAGE)
         if not isinstance(future, Future):
             raise TypeError(
                 f"runner.run() expects the Future returned by calling a Sematic func, "

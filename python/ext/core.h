@@ -51,6 +51,7 @@ struct sm_py_state {
     PyObject *hooks;                  /* sematic._hooks: the Python helpers of error paths */
     PyObject *states;                 /* tuple of FutureState members indexed by enum sm_state */
     PyObject *missing;                /* sentinel: a parameter without default */
+    PyObject *upstream;               /* marker of a stored argument that was a future */
     Py_tss_t executing_key;           /* this thread's innermost struct sm_exec_frame */
     struct sm_exec_frame *all_frames; /* every executing frame of the process */
     int n_frames;

@@ -20,7 +20,14 @@
  * messages, converting lists of futures) call helpers of sematic._hooks,
  * registered once by the package; hot paths never do.
  *
- * Invariant: a graph's futures[i] is the future of run i, for every run.
+ * Ownership: a graph owns the Python half of each of its runs (struct
+ * run_py: function, arguments, value, ...). A Future is only a handle,
+ * (graph, run id), holding its graph; the graph keeps a borrowed pointer to
+ * the live handle of each run so that identity holds while anyone holds it,
+ * and makes a new one on demand otherwise. Arguments that are futures are
+ * stored as the `upstream` marker (their run ids are the engine's input
+ * list), so no reference cycle runs through handles and futures need no
+ * cycle collection (measured: GC was 0.45 us of 1.76 us per chained step).
  */
 #include "core.h"
 
@@ -38,12 +45,23 @@ enum func_op {
     OP_GETITEM = 3,    /* container[key] (_getitem) */
 };
 
+/* The Python half of a run, owned by its graph (strong references unless noted). */
+struct run_py {
+    PyObject *function;  /* a FunctionBase */
+    PyObject *args;      /* tuple aligned with params; st->upstream where a future was passed */
+    PyObject *resolved;  /* tuple of concrete values once executed, or NULL */
+    PyObject *value;     /* NULL until resolved */
+    PyObject *props;     /* FutureProperties, created lazily by Python */
+    PyObject *exception; /* what the last failed attempt raised, or NULL */
+    PyObject *handle;    /* borrowed: the live Future of this run, or NULL */
+};
+
 struct graph_obj {
     PyObject_HEAD
     struct sm_graph *g;
-    PyObject **futures; /* strong refs, indexed by run id */
-    int32_t n_futures;
-    int32_t cap_futures;
+    struct run_py *runs; /* indexed by run id */
+    int32_t n_runs;
+    int32_t cap_runs;
     uint64_t id_seed;   /* makes future ids unique across graphs */
     PyObject *runner;   /* the runner executing this graph, or NULL */
     int32_t root;       /* the root being run, or -1 */
@@ -68,22 +86,22 @@ struct func_obj {
     bool is_exempt_unused;
 };
 
+/* A Future: a handle onto run `run` of `graph`. Not GC-tracked: it refers to its graph only. */
 struct future_obj {
     PyObject_HEAD
-    PyObject *graph;     /* _core.Graph */
-    PyObject *function;  /* a FunctionBase */
-    PyObject *args;      /* tuple aligned with function params: values or futures */
-    PyObject *resolved;  /* tuple of concrete values once executed, or NULL */
-    PyObject *value;     /* NULL until resolved */
-    PyObject *props;     /* FutureProperties, created lazily by Python */
-    PyObject *id;        /* lazily built 32-hex id */
-    PyObject *exception; /* what the last failed attempt raised, or NULL */
+    PyObject *graph; /* _core.Graph */
     int32_t run;
 };
 
 #define GRAPH(o) ((struct graph_obj *)(o))
 #define FUNC(o) ((struct func_obj *)(o))
 #define FUT(o) ((struct future_obj *)(o))
+
+/* The Python half of the run a future designates. */
+static inline struct run_py *RUNPY(PyObject *future)
+{
+    return &GRAPH(FUT(future)->graph)->runs[FUT(future)->run];
+}
 
 static inline bool is_future(struct sm_py_state *st, PyObject *o)
 {
@@ -144,8 +162,15 @@ static int graph_traverse(PyObject *self, visitproc visit, void *arg)
 {
     struct graph_obj *go = GRAPH(self);
     Py_VISIT(Py_TYPE(self));
-    for (int32_t i = 0; i < go->n_futures; i++)
-        Py_VISIT(go->futures[i]);
+    for (int32_t i = 0; i < go->n_runs; i++) {
+        struct run_py *r = &go->runs[i];
+        Py_VISIT(r->function);
+        Py_VISIT(r->args);
+        Py_VISIT(r->resolved);
+        Py_VISIT(r->value);
+        Py_VISIT(r->props);
+        Py_VISIT(r->exception);
+    }
     Py_VISIT(go->runner);
     return 0;
 }
@@ -153,8 +178,15 @@ static int graph_traverse(PyObject *self, visitproc visit, void *arg)
 static int graph_clear(PyObject *self)
 {
     struct graph_obj *go = GRAPH(self);
-    for (int32_t i = 0; i < go->n_futures; i++)
-        Py_CLEAR(go->futures[i]);
+    for (int32_t i = 0; i < go->n_runs; i++) {
+        struct run_py *r = &go->runs[i];
+        Py_CLEAR(r->function);
+        Py_CLEAR(r->args);
+        Py_CLEAR(r->resolved);
+        Py_CLEAR(r->value);
+        Py_CLEAR(r->props);
+        Py_CLEAR(r->exception);
+    }
     Py_CLEAR(go->runner);
     return 0;
 }
@@ -165,8 +197,8 @@ static void graph_dealloc(PyObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     graph_clear(self);
-    PyMem_Free(go->futures);
-    go->futures = NULL;
+    PyMem_Free(go->runs);
+    go->runs = NULL;
     sm_graph_free(go->g);
     go->g = NULL;
     tp->tp_free(self);
@@ -189,9 +221,9 @@ static PyObject *graph_new_obj(struct sm_py_state *st)
     if (go == NULL)
         return NULL;
     go->g = sm_graph_new();
-    go->futures = NULL;
-    go->n_futures = 0;
-    go->cap_futures = 0;
+    go->runs = NULL;
+    go->n_runs = 0;
+    go->cap_runs = 0;
     go->runner = NULL;
     go->root = -1;
     go->failed_run = -1;
@@ -206,22 +238,46 @@ static PyObject *graph_new_obj(struct sm_py_state *st)
     return (PyObject *)go;
 }
 
-/* Append a future for the run just added. Steals nothing; returns 0 or -1. */
-static int graph_push_future(struct graph_obj *go, PyObject *fut)
+/* Make room for one more run's Python half. Returns 0, or -1 with MemoryError. */
+static int graph_reserve_run(struct graph_obj *go)
 {
-    if (go->n_futures == go->cap_futures) {
-        int32_t cap = go->cap_futures ? go->cap_futures * 2 : 64;
-        PyObject **p = PyMem_Realloc(go->futures, (size_t)cap * sizeof(*p));
-        if (p == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        go->futures = p;
-        go->cap_futures = cap;
+    if (go->n_runs < go->cap_runs)
+        return 0;
+    int32_t cap = go->cap_runs ? go->cap_runs * 2 : 64;
+    struct run_py *p = PyMem_Realloc(go->runs, (size_t)cap * sizeof(*p));
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    Py_INCREF(fut);
-    go->futures[go->n_futures++] = fut;
+    go->runs = p;
+    go->cap_runs = cap;
     return 0;
+}
+
+/* Add the Python half of the run just added (steals `args`), after graph_reserve_run(). */
+static void graph_push_run(struct graph_obj *go, PyObject *function, PyObject *args)
+{
+    assert(go->n_runs < go->cap_runs && go->n_runs + 1 == sm_graph_n_runs(go->g));
+    struct run_py *r = &go->runs[go->n_runs++];
+    memset(r, 0, sizeof(*r));
+    r->function = Py_NewRef(function);
+    r->args = args;
+}
+
+/* New reference to the Future of run `run`: the live one if any, else a new handle. */
+static PyObject *graph_handle(struct sm_py_state *st, PyObject *graph, int32_t run)
+{
+    struct run_py *r = &GRAPH(graph)->runs[run];
+    if (r->handle != NULL)
+        return Py_NewRef(r->handle);
+    PyTypeObject *cls = (PyTypeObject *)st->future_class;
+    struct future_obj *f = (struct future_obj *)cls->tp_alloc(cls, 0);
+    if (f == NULL)
+        return NULL;
+    f->graph = Py_NewRef(graph);
+    f->run = run;
+    r->handle = (PyObject *)f;
+    return (PyObject *)f;
 }
 
 static PyObject *graph_stats(PyObject *self, PyObject *Py_UNUSED(ignored))
@@ -275,39 +331,16 @@ static PyType_Spec graph_spec = {
 
 /* ----------------------------------------------------------------- Future */
 
-static int future_traverse(PyObject *self, visitproc visit, void *arg)
-{
-    struct future_obj *f = FUT(self);
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(f->graph);
-    Py_VISIT(f->function);
-    Py_VISIT(f->args);
-    Py_VISIT(f->resolved);
-    Py_VISIT(f->value);
-    Py_VISIT(f->props);
-    Py_VISIT(f->exception);
-    return 0;
-}
-
-static int future_clear(PyObject *self)
-{
-    struct future_obj *f = FUT(self);
-    Py_CLEAR(f->graph);
-    Py_CLEAR(f->function);
-    Py_CLEAR(f->args);
-    Py_CLEAR(f->resolved);
-    Py_CLEAR(f->value);
-    Py_CLEAR(f->props);
-    Py_CLEAR(f->id);
-    Py_CLEAR(f->exception);
-    return 0;
-}
-
 static void future_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    future_clear(self);
+    struct future_obj *f = FUT(self);
+    if (f->graph != NULL) {
+        struct run_py *r = RUNPY(self);
+        if (r->handle == self)
+            r->handle = NULL;
+        Py_CLEAR(f->graph);
+    }
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -315,63 +348,75 @@ static void future_dealloc(PyObject *self)
 static PyObject *future_get_id(PyObject *self, void *Py_UNUSED(closure))
 {
     struct future_obj *f = FUT(self);
-    if (f->id == NULL) {
-        uint64_t seed = GRAPH(f->graph)->id_seed;
-        uint64_t hi = mix64(seed ^ ((uint64_t)f->run << 1));
-        uint64_t lo = mix64(hi ^ seed ^ (uint64_t)f->run);
-        /* uuid4 layout: version nibble 4, variant bits 10. */
-        hi = (hi & ~0xF000ULL) | 0x4000ULL;
-        lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-        char buf[33];
-        snprintf(buf, sizeof(buf), "%016llx%016llx", (unsigned long long)hi,
-                 (unsigned long long)lo);
-        f->id = PyUnicode_FromStringAndSize(buf, 32);
-        if (f->id == NULL)
-            return NULL;
-    }
-    return Py_NewRef(f->id);
+    uint64_t seed = GRAPH(f->graph)->id_seed;
+    uint64_t hi = mix64(seed ^ ((uint64_t)f->run << 1));
+    uint64_t lo = mix64(hi ^ seed ^ (uint64_t)f->run);
+    /* uuid4 layout: version nibble 4, variant bits 10. */
+    hi = (hi & ~0xF000ULL) | 0x4000ULL;
+    lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+    char buf[33];
+    snprintf(buf, sizeof(buf), "%016llx%016llx", (unsigned long long)hi, (unsigned long long)lo);
+    return PyUnicode_FromStringAndSize(buf, 32);
 }
 
 static PyObject *future_get_function(PyObject *self, void *Py_UNUSED(closure))
 {
-    return Py_NewRef(FUT(self)->function);
+    return Py_NewRef(RUNPY(self)->function);
 }
 
-/* New dict {param: value} from an args tuple aligned with the function's params. */
-static PyObject *aligned_to_dict(PyObject *function, PyObject *tuple)
+/*
+ * New dict {param: value} from `tuple`, aligned with the run's params; the
+ * upstream marker stands for the run's k-th input future, in order.
+ */
+static PyObject *aligned_to_dict(struct sm_py_state *st, PyObject *future, PyObject *tuple)
 {
     PyObject *d = PyDict_New();
     if (d == NULL || tuple == NULL)
         return d;
-    PyObject *params = FUNC(function)->params;
+    struct future_obj *f = FUT(future);
+    PyObject *params = FUNC(RUNPY(future)->function)->params;
+    int32_t k = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++) {
-        if (PyDict_SetItem(d, PyTuple_GET_ITEM(params, i), PyTuple_GET_ITEM(tuple, i)) < 0) {
-            Py_DECREF(d);
-            return NULL;
+        PyObject *v = PyTuple_GET_ITEM(tuple, i);
+        PyObject *handle = NULL;
+        if (v == st->upstream) {
+            int32_t up = sm_graph_input(GRAPH(f->graph)->g, f->run, k++);
+            v = handle = graph_handle(st, f->graph, up);
+            if (handle == NULL)
+                goto fail;
         }
+        int rc = PyDict_SetItem(d, PyTuple_GET_ITEM(params, i), v);
+        Py_XDECREF(handle);
+        if (rc < 0)
+            goto fail;
     }
     return d;
+fail:
+    Py_DECREF(d);
+    return NULL;
 }
 
 static PyObject *future_get_kwargs(PyObject *self, void *Py_UNUSED(closure))
 {
-    return aligned_to_dict(FUT(self)->function, FUT(self)->args);
+    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
+    return st ? aligned_to_dict(st, self, RUNPY(self)->args) : NULL;
 }
 
 static PyObject *future_get_resolved_kwargs(PyObject *self, void *Py_UNUSED(closure))
 {
-    return aligned_to_dict(FUT(self)->function, FUT(self)->resolved);
+    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
+    return st ? aligned_to_dict(st, self, RUNPY(self)->resolved) : NULL;
 }
 
 static PyObject *future_get_value(PyObject *self, void *Py_UNUSED(closure))
 {
-    PyObject *v = FUT(self)->value;
+    PyObject *v = RUNPY(self)->value;
     return Py_NewRef(v ? v : Py_None);
 }
 
 static int future_set_value(PyObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
-    Py_XSETREF(FUT(self)->value, Py_XNewRef(value));
+    Py_XSETREF(RUNPY(self)->value, Py_XNewRef(value));
     return 0;
 }
 
@@ -387,41 +432,42 @@ static PyObject *future_get_state(PyObject *self, void *Py_UNUSED(closure))
     return Py_NewRef(PyTuple_GET_ITEM(st->states, s));
 }
 
-/* New reference to the future of run `id` in the future's graph, or None for -1. */
-static PyObject *future_of_run(PyObject *graph, int32_t id)
+/* New reference to the future of run `id` in `self`'s graph, or None for -1. */
+static PyObject *future_of_run(PyObject *self, int32_t id)
 {
     if (id < 0)
         Py_RETURN_NONE;
-    return Py_NewRef(GRAPH(graph)->futures[id]);
+    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
+    return st ? graph_handle(st, FUT(self)->graph, id) : NULL;
 }
 
 static PyObject *future_get_parent(PyObject *self, void *Py_UNUSED(closure))
 {
     struct future_obj *f = FUT(self);
-    return future_of_run(f->graph, sm_graph_parent(GRAPH(f->graph)->g, f->run));
+    return future_of_run(self, sm_graph_parent(GRAPH(f->graph)->g, f->run));
 }
 
 static PyObject *future_get_nested(PyObject *self, void *Py_UNUSED(closure))
 {
     struct future_obj *f = FUT(self);
-    return future_of_run(f->graph, sm_graph_nested(GRAPH(f->graph)->g, f->run));
+    return future_of_run(self, sm_graph_nested(GRAPH(f->graph)->g, f->run));
 }
 
 static PyObject *future_get_props(PyObject *self, void *Py_UNUSED(closure))
 {
-    PyObject *p = FUT(self)->props;
+    PyObject *p = RUNPY(self)->props;
     return Py_NewRef(p ? p : Py_None);
 }
 
 static int future_set_props(PyObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
-    Py_XSETREF(FUT(self)->props, Py_XNewRef(value == Py_None ? NULL : value));
+    Py_XSETREF(RUNPY(self)->props, Py_XNewRef(value == Py_None ? NULL : value));
     return 0;
 }
 
 static PyObject *future_get_exception(PyObject *self, void *Py_UNUSED(closure))
 {
-    PyObject *e = FUT(self)->exception;
+    PyObject *e = RUNPY(self)->exception;
     return Py_NewRef(e ? e : Py_None);
 }
 
@@ -489,18 +535,15 @@ static PyType_Slot future_slots[] = {
     {Py_tp_doc,
      (void *)"C half of sematic.future.Future: a handle onto a run of the engine's graph."},
     {Py_tp_dealloc, future_dealloc},
-    {Py_tp_traverse, future_traverse},
-    {Py_tp_clear, future_clear},
     {Py_tp_getset, future_getset},
     {Py_tp_methods, future_methods},
     {0, NULL},
 };
 
 static PyType_Spec future_spec = {
-    .name = "sematic._core.FutureBase",
+    .name = "sematic.future.Future",
     .basicsize = sizeof(struct future_obj),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
-             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = future_slots,
 };
 
@@ -733,7 +776,7 @@ static PyObject *cast_argument(struct sm_py_state *st, struct func_obj *fn, Py_s
 {
     PyObject *type = PyTuple_GET_ITEM(fn->in_types, i);
     if (is_future(st, value)) {
-        PyObject *from = FUNC(FUT(value)->function)->out_type;
+        PyObject *from = FUNC(RUNPY(value)->function)->out_type;
         if (from == type)
             return Py_NewRef(value);
         PyObject *reason = NULL;
@@ -765,6 +808,33 @@ static PyObject *cast_argument(struct sm_py_state *st, struct func_obj *fn, Py_s
         Py_DECREF(e);
     }
     return NULL;
+}
+
+/*
+ * New reference: `args` as a run keeps them, each future replaced by the
+ * upstream marker (the engine's input list says which run it was), so that
+ * stored arguments never reference a handle. `args` itself when it holds no
+ * future.
+ */
+static PyObject *store_args(struct sm_py_state *st, PyObject *args)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    PyObject *stored = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!is_future(st, PyTuple_GET_ITEM(args, i)))
+            continue;
+        if (stored == NULL) {
+            stored = PyTuple_New(n);
+            if (stored == NULL)
+                return NULL;
+            for (Py_ssize_t j = 0; j < n; j++)
+                PyTuple_SET_ITEM(stored, j, Py_NewRef(PyTuple_GET_ITEM(args, j)));
+        }
+        PyObject *future = PyTuple_GET_ITEM(stored, i);
+        PyTuple_SET_ITEM(stored, i, Py_NewRef(st->upstream));
+        Py_DECREF(future);
+    }
+    return stored ? stored : Py_NewRef(args);
 }
 
 /*
@@ -805,42 +875,35 @@ static PyObject *make_future(struct sm_py_state *st, struct func_obj *fn, PyObje
         return NULL;
     }
     struct graph_obj *go = GRAPH(target);
+    /* What can fail comes first, so that every run of the engine has its Python half. */
+    PyObject *stored = store_args(st, args);
+    if (stored == NULL || graph_reserve_run(go) < 0) {
+        Py_XDECREF(stored);
+        Py_DECREF(args);
+        return NULL;
+    }
     struct sm_err err = SM_ERR_INIT;
     int32_t run = sm_graph_add_run(go->g, fn->is_exempt_unused ? SM_RUN_EXEMPT_UNUSED : 0, &err);
     if (run < 0) {
+        Py_DECREF(stored);
         Py_DECREF(args);
         return raise_sm_err(st, &err);
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
+    graph_push_run(go, (PyObject *)fn, stored);
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
         PyObject *a = PyTuple_GET_ITEM(args, i);
-        if (is_future(st, a) && sm_graph_add_input(go->g, run, FUT(a)->run, &err) < 0)
-            goto fail_engine;
+        if (is_future(st, a))
+            rc = sm_graph_add_input(go->g, run, FUT(a)->run, &err);
     }
-    if (fn->retries > 0 && sm_graph_set_retries(go->g, run, fn->retries, &err) < 0)
-        goto fail_engine;
-    if (fn->timeout_mins > 0 &&
-        sm_graph_set_timeout_ms(go->g, run, fn->timeout_mins * st->ms_per_minute, &err) < 0)
-        goto fail_engine;
-
-    PyTypeObject *cls = (PyTypeObject *)st->future_class;
-    struct future_obj *f = (struct future_obj *)cls->tp_alloc(cls, 0);
-    if (f == NULL) {
-        Py_DECREF(args);
-        return NULL;
-    }
-    f->graph = Py_NewRef(target);
-    f->function = Py_NewRef((PyObject *)fn);
-    f->args = args; /* stolen */
-    f->run = run;
-    if (graph_push_future(go, (PyObject *)f) < 0) {
-        Py_DECREF(f);
-        return NULL;
-    }
-    return (PyObject *)f;
-
-fail_engine:
     Py_DECREF(args);
-    return raise_sm_err(st, &err);
+    if (rc == 0 && fn->retries > 0)
+        rc = sm_graph_set_retries(go->g, run, fn->retries, &err);
+    if (rc == 0 && fn->timeout_mins > 0)
+        rc = sm_graph_set_timeout_ms(go->g, run, fn->timeout_mins * st->ms_per_minute, &err);
+    if (rc < 0)
+        return raise_sm_err(st, &err);
+    return graph_handle(st, target, run);
 }
 
 /* New reference: args bound to fn's parameters (inspect.Signature.bind's rules and messages). */
@@ -1016,8 +1079,7 @@ struct exec_ctx {
 static int fail_run(struct exec_ctx *cx, int32_t run, PyObject *exc, bool retryable)
 {
     struct graph_obj *go = GRAPH(cx->graph);
-    struct future_obj *f = FUT(go->futures[run]);
-    Py_XSETREF(f->exception, exc);
+    Py_XSETREF(go->runs[run].exception, exc);
     struct sm_err err = SM_ERR_INIT;
     if (sm_graph_report_failure(go->g, run, retryable, &err) < 0) {
         if (!PyErr_Occurred())
@@ -1032,10 +1094,14 @@ static int fail_with_raised(struct exec_ctx *cx, int32_t run)
 {
     struct sm_py_state *st = cx->st;
     PyObject *exc = fetch_exception();
-    PyObject *fut = GRAPH(cx->graph)->futures[run];
-    PyObject *hook_args[] = {fut, exc};
-    /* Returns (exception to record, retryable: bool, is_cancellation: bool). */
-    PyObject *r = call_hook(st, "function_failure", hook_args, 2);
+    PyObject *fut = graph_handle(st, cx->graph, run);
+    PyObject *r = NULL;
+    if (fut != NULL) {
+        /* Returns (exception to record, retryable: bool, is_cancellation: bool). */
+        PyObject *hook_args[] = {fut, exc};
+        r = call_hook(st, "function_failure", hook_args, 2);
+        Py_DECREF(fut);
+    }
     if (r == NULL || !PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 3) {
         Py_DECREF(exc);
         Py_XDECREF(r);
@@ -1056,23 +1122,41 @@ static int fail_with_raised(struct exec_ctx *cx, int32_t run)
     return fail_run(cx, run, recorded, retryable > 0);
 }
 
-/* New reference: the resolved arguments of a future (values of its upstream futures). */
-static PyObject *resolve_args(struct sm_py_state *st, struct future_obj *f)
+/* New reference: the arguments of `run` with each upstream marker replaced by that run's value. */
+static PyObject *resolve_args(struct sm_py_state *st, struct graph_obj *go, int32_t run)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(f->args);
+    PyObject *args = go->runs[run].args;
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
     PyObject *resolved = PyTuple_New(n);
     if (resolved == NULL)
         return NULL;
+    int32_t k = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *a = PyTuple_GET_ITEM(f->args, i);
-        if (is_future(st, a)) {
-            a = FUT(a)->value;
+        PyObject *a = PyTuple_GET_ITEM(args, i);
+        if (a == st->upstream) {
+            a = go->runs[sm_graph_input(go->g, run, k++)].value;
             if (a == NULL)
                 a = Py_None; /* a resolved run with a None value */
         }
         PyTuple_SET_ITEM(resolved, i, Py_NewRef(a));
     }
     return resolved;
+}
+
+/* hooks.<name>(future of run a, future of run b): new reference, or NULL. */
+static PyObject *call_hook_on_runs(struct sm_py_state *st, const char *name, PyObject *graph,
+                                   int32_t a, int32_t b, PyObject *extra)
+{
+    PyObject *fa = graph_handle(st, graph, a);
+    PyObject *fb = fa ? graph_handle(st, graph, b) : NULL;
+    PyObject *r = NULL;
+    if (fb != NULL) {
+        PyObject *hook_args[] = {fa, fb, extra};
+        r = call_hook(st, name, hook_args, extra ? 3 : 2);
+    }
+    Py_XDECREF(fa);
+    Py_XDECREF(fb);
+    return r;
 }
 
 /* Call the body per the function's op. New reference, or NULL with the body's exception. */
@@ -1098,23 +1182,22 @@ static int exec_run(void *ctx, struct sm_graph *g, int32_t run, const struct sm_
     struct exec_ctx *cx = ctx;
     struct sm_py_state *st = cx->st;
     struct graph_obj *go = GRAPH(cx->graph);
-    struct future_obj *f = FUT(go->futures[run]);
-    struct func_obj *fn = FUNC(f->function);
+    struct func_obj *fn = FUNC(go->runs[run].function);
     struct sm_err err = SM_ERR_INIT;
     bool armed = false;
 
-    PyObject *resolved = resolve_args(st, f);
+    PyObject *resolved = resolve_args(st, go, run);
     if (resolved == NULL)
         return -1;
-    Py_XSETREF(f->resolved, resolved);
+    Py_XSETREF(go->runs[run].resolved, resolved);
 
     if (dl->remaining_ms != INT64_MAX) {
         /* hooks.arm_timeout(future, limiting future, remaining seconds) -> exception or None. */
         PyObject *secs = PyFloat_FromDouble((double)dl->remaining_ms / 1000.0);
         if (secs == NULL)
             return -1;
-        PyObject *hook_args[] = {(PyObject *)f, go->futures[dl->limiting_run], secs};
-        PyObject *expired = call_hook(st, "arm_timeout", hook_args, 3);
+        PyObject *expired =
+            call_hook_on_runs(st, "arm_timeout", cx->graph, run, dl->limiting_run, secs);
         Py_DECREF(secs);
         if (expired == NULL)
             return -1;
@@ -1163,8 +1246,7 @@ static int exec_run(void *ctx, struct sm_graph *g, int32_t run, const struct sm_
     bool nested = is_future(st, result);
     int32_t unused = sm_graph_find_unused(g, run, nested ? FUT(result)->run : -1);
     if (unused >= 0) {
-        PyObject *hook_args[] = {(PyObject *)f, go->futures[unused]};
-        PyObject *e = call_hook(st, "unused_future_error", hook_args, 2);
+        PyObject *e = call_hook_on_runs(st, "unused_future_error", cx->graph, run, unused, NULL);
         Py_DECREF(result);
         if (e == NULL)
             return -1;
@@ -1180,7 +1262,7 @@ static int exec_run(void *ctx, struct sm_graph *g, int32_t run, const struct sm_
                          fn->fqpn);
             return fail_with_raised(cx, run);
         }
-        PyObject *from = FUNC(FUT(result)->function)->out_type;
+        PyObject *from = FUNC(RUNPY(result)->function)->out_type;
         if (from != fn->out_type) {
             PyObject *reason = NULL;
             int ok = sm_type_can_cast(from, fn->out_type, &reason);
@@ -1220,7 +1302,7 @@ static int exec_run(void *ctx, struct sm_graph *g, int32_t run, const struct sm_
         return fail_run(cx, run, e, false);
     }
     Py_DECREF(result);
-    Py_XSETREF(f->value, cast);
+    Py_XSETREF(go->runs[run].value, cast);
     if (sm_graph_report_value(g, run, &err) < 0)
         return PyErr_Occurred() ? -1 : (raise_sm_err(st, &err), -1);
     return 0;
@@ -1231,34 +1313,38 @@ static int on_transition(void *ctx, struct sm_graph *g, int32_t run, enum sm_sta
 {
     struct exec_ctx *cx = ctx;
     struct graph_obj *go = GRAPH(cx->graph);
-    struct future_obj *f = FUT(go->futures[run]);
+    struct run_py *r = &go->runs[run];
     if (to == SM_STATE_RESOLVED && from == SM_STATE_RAN) {
-        PyObject *nested = go->futures[sm_graph_nested(g, run)];
-        PyObject *v = FUT(nested)->value;
-        Py_XSETREF(f->value, Py_XNewRef(v));
+        PyObject *v = go->runs[sm_graph_nested(g, run)].value;
+        Py_XSETREF(r->value, Py_XNewRef(v));
     }
     if (to == SM_STATE_FAILED && go->failed_run < 0)
         go->failed_run = run;
-    if (to == SM_STATE_RETRYING && f->props != NULL) {
-        PyObject *hook_args[] = {(PyObject *)f};
-        PyObject *r = call_hook(cx->st, "did_mark_for_retry", hook_args, 1);
-        if (r == NULL)
-            return -1;
-        Py_DECREF(r);
+    bool retry_hook = to == SM_STATE_RETRYING && r->props != NULL;
+    if (!retry_hook && cx->on_transition == NULL)
+        return 0;
+    PyObject *f = graph_handle(cx->st, cx->graph, run);
+    if (f == NULL)
+        return -1;
+    PyObject *result = Py_NewRef(Py_None);
+    if (retry_hook) {
+        PyObject *hook_args[] = {f};
+        Py_XSETREF(result, call_hook(cx->st, "did_mark_for_retry", hook_args, 1));
     }
-    if (cx->on_transition != NULL) {
+    if (result != NULL && cx->on_transition != NULL) {
         PyObject *a = PyLong_FromLong(from), *b = PyLong_FromLong(to);
-        PyObject *r = NULL;
+        Py_CLEAR(result);
         if (a != NULL && b != NULL) {
-            PyObject *hook_args[] = {(PyObject *)f, a, b};
-            r = PyObject_Vectorcall(cx->on_transition, hook_args, 3, NULL);
+            PyObject *hook_args[] = {f, a, b};
+            result = PyObject_Vectorcall(cx->on_transition, hook_args, 3, NULL);
         }
         Py_XDECREF(a);
         Py_XDECREF(b);
-        if (r == NULL)
-            return -1;
-        Py_DECREF(r);
     }
+    Py_DECREF(f);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
     return 0;
 }
 
@@ -1325,11 +1411,12 @@ static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t na
     }
     enum sm_state s = sm_graph_state(go->g, root->run);
     if (s == SM_STATE_RESOLVED) {
-        result = Py_BuildValue("(OO)", Py_True, root->value ? root->value : Py_None);
+        PyObject *value = go->runs[root->run].value;
+        result = Py_BuildValue("(OO)", Py_True, value ? value : Py_None);
     } else {
         PyObject *exc = Py_None;
-        if (go->failed_run >= 0 && FUT(go->futures[go->failed_run])->exception != NULL)
-            exc = FUT(go->futures[go->failed_run])->exception;
+        if (go->failed_run >= 0 && go->runs[go->failed_run].exception != NULL)
+            exc = go->runs[go->failed_run].exception;
         result = Py_BuildValue("(OO)", Py_False, exc);
     }
     go->is_running = false;
@@ -1354,8 +1441,13 @@ static PyObject *core_current_run(PyObject *module, PyObject *Py_UNUSED(ignored)
     if (frame == NULL)
         Py_RETURN_NONE;
     struct graph_obj *go = GRAPH(frame->graph);
-    return Py_BuildValue("(OOO)", go->futures[frame->run], go->futures[go->root],
-                         go->runner ? go->runner : Py_None);
+    PyObject *future = graph_handle(st, frame->graph, frame->run);
+    PyObject *root = future ? graph_handle(st, frame->graph, go->root) : NULL;
+    if (root == NULL) {
+        Py_XDECREF(future);
+        return NULL;
+    }
+    return Py_BuildValue("(NNO)", future, root, go->runner ? go->runner : Py_None);
 }
 
 /* _core.in_body() -> whether this thread is executing the body of a run. */
@@ -1447,7 +1539,7 @@ static PyObject *core_element_types(PyObject *module, PyObject *items)
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
         PyObject *type = is_future(st, item)
-                             ? sm_type_annotation(FUNC(FUT(item)->function)->out_type)
+                             ? sm_type_annotation(FUNC(RUNPY(item)->function)->out_type)
                              : (PyObject *)Py_TYPE(item);
         if (type == last)
             continue;
@@ -1492,7 +1584,7 @@ static PyObject *core_check_elements(PyObject *module, PyObject *const *args, Py
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
         PyObject *reason = NULL;
         if (is_future(st, item)) {
-            PyObject *from = FUNC(FUT(item)->function)->out_type;
+            PyObject *from = FUNC(RUNPY(item)->function)->out_type;
             if (from == checked || from == element_type)
                 continue;
             int ok = sm_type_can_cast(from, element_type, &reason);
@@ -1589,6 +1681,9 @@ int sm_engine_exec(PyObject *module, struct sm_py_state *st)
     st->missing = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
     if (st->missing == NULL || PyModule_AddObjectRef(module, "MISSING", st->missing) < 0)
         return -1;
+    st->upstream = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (st->upstream == NULL)
+        return -1;
     st->future_class = Py_NewRef((PyObject *)st->future_type);
     return PyModule_AddFunctions(module, engine_functions);
 }
@@ -1602,6 +1697,7 @@ int sm_engine_traverse(struct sm_py_state *st, visitproc visit, void *arg)
     Py_VISIT(st->hooks);
     Py_VISIT(st->states);
     Py_VISIT(st->missing);
+    Py_VISIT(st->upstream);
     return 0;
 }
 
@@ -1613,6 +1709,7 @@ void sm_engine_clear(struct sm_py_state *st)
     Py_CLEAR(st->hooks);
     Py_CLEAR(st->states);
     Py_CLEAR(st->missing);
+    Py_CLEAR(st->upstream);
     Py_CLEAR(st->graph_type);
     Py_CLEAR(st->future_type);
     Py_CLEAR(st->function_type);

@@ -91,7 +91,7 @@ def validate_timeout_mins(timeout_mins: Optional[int]) -> None:
 
 
 # Sematic's name for the base class of futures.
-AbstractFuture = _core.FutureBase
+AbstractFuture = _core.Future
 
 
 def __getattr__(name: str):

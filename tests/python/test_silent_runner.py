@@ -502,3 +502,25 @@ def test_silent_runner__context_works_in_a_helper_thread_of_a_body():
     root = with_helper()
     assert run(root) == "done"
     assert seen["run_id"] == root.id
+
+
+def _n_graphs() -> int:
+    import gc
+
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is _core.Graph)
+
+
+def test_futures__are_handles_with_identity_while_held_and_graphs_are_freed():
+    before = _n_graphs()
+
+    def run_and_drop() -> None:
+        root = add3(1, 2, 3)
+        assert run(root) == 6
+        nested = root.nested_future
+        assert root.nested_future is nested
+        assert nested.parent_future is root
+        assert nested.kwargs["a"].function is add
+
+    run_and_drop()
+    assert _n_graphs() == before

@@ -1210,6 +1210,7 @@ static int exec_run(void *ctx, struct sm_graph *g, int32_t run, const struct sm_
     struct sm_exec_frame frame = {.graph = cx->graph, .run = run};
     if (push_frame(st, &frame) < 0)
         return -1;
+    int64_t started_ms = sm_graph_now_ms(g);
     PyObject *result = call_body(fn, resolved);
     pop_frame(st, &frame);
 
@@ -1227,6 +1228,13 @@ static int exec_run(void *ctx, struct sm_graph *g, int32_t run, const struct sm_
     }
     if (result == NULL)
         return fail_with_raised(cx, run);
+    /* A body the alarm could not interrupt (outside the main thread) still fails when late. */
+    if (dl->remaining_ms != INT64_MAX && sm_graph_now_ms(g) - started_ms > dl->remaining_ms) {
+        Py_DECREF(result);
+        PyObject *e =
+            call_hook_on_runs(st, "timeout_error", cx->graph, run, dl->limiting_run, NULL);
+        return e == NULL ? -1 : fail_run(cx, run, e, false);
+    }
 
     /* Lists and tuples holding futures become _make_list/_make_tuple futures (API.md 2.2). */
     int has = holds_future(st, result);

@@ -13,7 +13,7 @@ futures, and resolve it with a runner::
 """
 import sys
 
-if sys.version_info < (3, 8):  # pragma: no cover - packaging requires 3.9
+if sys.version_info < (3, 8):  # pragma: no cover - packaging requires 3.10
     raise RuntimeError(
         "Sematic requires python to be at 3.8.0 or above, but you are running "
         f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}. "

@@ -524,3 +524,24 @@ def test_futures__are_handles_with_identity_while_held_and_graphs_are_freed():
 
     run_and_drop()
     assert _n_graphs() == before
+
+
+def test_silent_runner__a_late_body_outside_the_main_thread_still_times_out(short_minutes):
+    @sematic.func(timeout_mins=1)
+    def slow() -> int:
+        time.sleep(0.3)  # 3 "minutes" of 100 ms; SIGALRM cannot reach this thread
+        return 1
+
+    outcome = {}
+
+    def worker() -> None:
+        try:
+            outcome["value"] = run(slow())
+        except PipelineRunError as e:
+            outcome["error"] = e
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(timeout=30)
+    assert "value" not in outcome
+    assert "did not complete in time to satisfy its 1 minute timeout" in str(outcome["error"])

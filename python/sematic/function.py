@@ -222,6 +222,8 @@ class Function(_core.FunctionBase):
 
     @property
     def input_types(self) -> Dict[str, Any]:
+        if callable(self._input_types):  # _make_list: built on first use, it can be huge
+            self._input_types = self._input_types()
         return self._input_types
 
     @property
@@ -277,7 +279,7 @@ class Function(_core.FunctionBase):
                 type_,
                 f"Invalid input type for argument {name!r} when calling '{self}'.",
             )
-            for name, type_ in self._input_types.items()
+            for name, type_ in self.input_types.items()
         }
 
     def cast_output(self, value: Any) -> Any:
@@ -509,7 +511,7 @@ def _make_list(type_: Any, list_with_futures: Sequence[Any]) -> Future:
     params = _param_names(len(list_with_futures))
     function = Function(
         _make_list_body,
-        input_types=dict.fromkeys(params, element_type),
+        input_types=lambda: dict.fromkeys(params, element_type),
         output_type=type_,
         _op=_OP_MAKE_LIST,
         _params=params,

@@ -223,10 +223,3 @@ A future holds the function, its input arguments (concrete values or other
 futures) and, once a runner has resolved it, its value. Pass it to other
 Sematic funcs or to ``runner.run(future)``.
 """
-
-
-def is_future(value: Any) -> bool:
-    """Whether ``value`` is a Future."""
-    return isinstance(value, _core.Future)
-
-

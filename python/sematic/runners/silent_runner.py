@@ -7,7 +7,7 @@ a failure into PipelineRunError and cleans up external resources.
 from __future__ import annotations
 
 from sematic import _core
-from sematic.abstract_future import STATES_BY_INDEX, FutureState
+from sematic.abstract_future import FutureState
 from sematic.future import Future
 from sematic.runner import Runner
 from sematic.utils.exceptions import (
@@ -111,15 +111,11 @@ class SilentRunner(Runner):
         try:
             ok, outcome = _core.run(future, self, self._transition_hook())
         except KeyboardInterrupt as e:
-            self._cleanup(failed=True)
             signum = getattr(e, "signum", 2)
             raise CancellationError(f"Pipeline run cancelled due to signal {signum}") from e
-        except BaseException:
-            self._cleanup(failed=True)
-            raise
         finally:
             _restore_sigterm(previous_sigterm)
-        self._cleanup(failed=not ok)
+            self._cleanup()
         if ok:
             return outcome
         self._raise_failure(outcome)
@@ -137,11 +133,7 @@ class SilentRunner(Runner):
         """A callable for every state change, or None when nothing listens (the fast path)."""
         return None
 
-    @staticmethod
-    def _state(index: int) -> FutureState:
-        return STATES_BY_INDEX[index]
-
-    def _cleanup(self, failed: bool) -> None:
+    def _cleanup(self) -> None:
         # Nothing to deactivate when no resource manager was ever created.
         if self._root_future is not None and "_resource_manager" in self.__dict__:
             try:

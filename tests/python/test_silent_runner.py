@@ -545,3 +545,67 @@ def test_silent_runner__a_late_body_outside_the_main_thread_still_times_out(shor
     t.join(timeout=30)
     assert "value" not in outcome
     assert "did not complete in time to satisfy its 1 minute timeout" in str(outcome["error"])
+
+
+class RecordingRunner(sematic.SilentRunner):
+    """A runner that listens to every state change, as tracked runners will."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transitions = []
+
+    def _transition_hook(self):
+        from sematic.abstract_future import STATES_BY_INDEX
+
+        def record(future, from_state, to_state):
+            self.transitions.append(
+                (future.function.__name__, STATES_BY_INDEX[from_state].value, STATES_BY_INDEX[to_state].value)
+            )
+
+        return record
+
+    def of(self, name):
+        return [to for fn, _, to in self.transitions if fn == name]
+
+
+def test_transition_hook__sees_every_state_change_in_order():
+    runner = RecordingRunner()
+    assert runner.run(add3(1, 2, 3)) == 6
+    assert runner.of("add3") == ["SCHEDULED", "RAN", "RESOLVED"]
+    assert runner.of("add") == ["SCHEDULED", "RESOLVED", "SCHEDULED", "RESOLVED"]
+    froms = {(fn, frm, to) for fn, frm, to in runner.transitions}
+    assert ("add3", "RAN", "RESOLVED") in froms
+
+
+def test_transition_hook__sees_failure_propagation_and_retries():
+    class Boom(Exception):
+        pass
+
+    @sematic.func(retry=sematic.RetrySettings(exceptions=(Boom,), retries=1))
+    def boom() -> float:
+        raise Boom()
+
+    @sematic.func
+    def parent() -> float:
+        return add(boom(), 1.0)
+
+    runner = RecordingRunner()
+    with pytest.raises(PipelineRunError):
+        runner.run(parent())
+    assert runner.of("boom") == ["SCHEDULED", "RETRYING", "SCHEDULED", "FAILED"]
+    assert runner.of("parent") == ["SCHEDULED", "RAN", "NESTED_FAILED"]
+    assert runner.of("add") == ["CANCELED"]
+
+
+def test_transition_hook__an_error_in_the_hook_stops_the_run_with_that_error():
+    class Refusing(sematic.SilentRunner):
+        def _transition_hook(self):
+            def refuse(future, from_state, to_state):
+                raise RuntimeError("the store is full")
+
+            return refuse
+
+    root = add3(1, 2, 3)
+    with pytest.raises(RuntimeError, match="^the store is full$"):
+        Refusing().run(root)
+    assert root.state is FutureState.CANCELED

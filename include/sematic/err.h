@@ -23,7 +23,10 @@
     X(ESTATE, -6, "operation not allowed in the current state")                                    \
     X(EDEADLOCK, -7, "graph cannot make progress")                                                 \
     X(EIO, -8, "input/output error")                                                               \
-    X(ECALLBACK, -9, "callback failed")
+    X(ECALLBACK, -9, "callback failed")                                                            \
+    X(ECORRUPT, -10, "stored data is corrupted")                                                   \
+    X(ENOSPC, -11, "no space left on device")                                                      \
+    X(EBUSY, -12, "resource busy")
 
 enum sm_errno {
 #define SM__ERR_ENUM(name, value, text) SM_##name = value,

@@ -1,0 +1,156 @@
+-- The first schema of the embedded store (DESIGN.md "Data model").
+-- Timestamps are INTEGER microseconds since the Unix epoch; ids are
+-- lower-case hex. `seq` columns hold the change sequence of the batch that
+-- last wrote the row (meta.change_seq), which the server turns into events.
+
+-- migrate:up
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('change_seq', 0);
+
+CREATE TABLE sources (
+    id TEXT PRIMARY KEY,            -- SHA-256 of text
+    text TEXT NOT NULL
+);
+
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    root_id TEXT NOT NULL,
+    parent_id TEXT,
+    nested_id TEXT,
+    original_run_id TEXT,
+    state INTEGER NOT NULL,         -- enum sm_state
+    name TEXT NOT NULL,
+    function_path TEXT NOT NULL,
+    description TEXT,
+    source_id TEXT REFERENCES sources (id),
+    tags TEXT NOT NULL DEFAULT '[]',
+    resource_requirements TEXT,
+    retry_settings TEXT,
+    cache_key TEXT,
+    exception TEXT,
+    external_exception TEXT,
+    is_inline INTEGER NOT NULL DEFAULT 1,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at INTEGER,
+    resolved_at INTEGER,
+    failed_at INTEGER,
+    seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_root_id ON runs (root_id);
+CREATE INDEX runs_parent_id ON runs (parent_id);
+CREATE INDEX runs_function_path ON runs (function_path);
+CREATE INDEX runs_cache_key ON runs (cache_key) WHERE cache_key IS NOT NULL;
+CREATE INDEX runs_created_at ON runs (created_at);
+CREATE INDEX runs_roots ON runs (created_at) WHERE id = root_id;
+CREATE INDEX runs_seq ON runs (seq);
+
+CREATE TABLE artifacts (
+    id TEXT PRIMARY KEY,            -- SHA-256 of type_json || '\n' || payload
+    type_json TEXT NOT NULL,
+    summary_json TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    payload BLOB,                   -- the value's encoding when small
+    blob_key TEXT,                  -- else the blob holding it
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX artifacts_blob_key ON artifacts (blob_key) WHERE blob_key IS NOT NULL;
+
+CREATE TABLE edges (
+    id TEXT PRIMARY KEY,
+    root_id TEXT NOT NULL,
+    source_run_id TEXT,
+    destination_run_id TEXT,
+    destination_name TEXT,
+    artifact_id TEXT,
+    parent_id TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX edges_root_id ON edges (root_id);
+CREATE INDEX edges_source ON edges (source_run_id);
+CREATE INDEX edges_destination ON edges (destination_run_id);
+
+CREATE TABLE pipeline_runs (
+    root_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    cache_namespace TEXT,
+    user TEXT,
+    git TEXT,
+    settings TEXT,
+    client_version TEXT,
+    run_command TEXT,
+    python TEXT,
+    cwd TEXT,
+    sys_path TEXT,
+    driver_pid INTEGER,
+    driver_start INTEGER,
+    driver_host TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX pipeline_runs_seq ON pipeline_runs (seq);
+
+CREATE TABLE logs (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    stream INTEGER NOT NULL,        -- 1 stdout, 2 stderr, 3 logging
+    ts INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX logs_run_id ON logs (run_id, id);
+
+CREATE TABLE notes (
+    id TEXT PRIMARY KEY,
+    user TEXT,
+    note TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    root_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX notes_root_id ON notes (root_id);
+
+CREATE TABLE metric_points (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT,
+    root_id TEXT,
+    name TEXT NOT NULL,
+    value REAL NOT NULL,
+    step INTEGER,
+    labels TEXT,
+    ts INTEGER NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX metric_points_name ON metric_points (name, ts);
+CREATE INDEX metric_points_run ON metric_points (run_id);
+
+-- Changes that leave no row to stamp (deletes, cancel requests).
+CREATE TABLE events (
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    payload TEXT
+);
+CREATE INDEX events_seq ON events (seq);
+
+-- migrate:down
+DROP TABLE events;
+DROP TABLE metric_points;
+DROP TABLE notes;
+DROP TABLE logs;
+DROP TABLE pipeline_runs;
+DROP TABLE edges;
+DROP TABLE artifacts;
+DROP TABLE runs;
+DROP TABLE sources;
+DROP TABLE meta;

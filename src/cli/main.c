@@ -3,11 +3,17 @@
  * its handler and turns the result into an exit status: 0 on success, 1
  * when the command failed, 2 on a usage error (as git and click do).
  *
- * Sub-commands are rows of `commands` below; each prints its own output.
- * Library code never prints (STYLE 24): this file decides what the user sees.
+ * Sub-commands are rows of `commands` below; each lives in its own file
+ * (runs.c, show.c, ...; declared in cli.h) and prints its own output.
+ * Library code never prints (STYLE 24): src/cli decides what the user sees.
+ * After the command, stdout is flushed here and a failed write (a full disk,
+ * a closed pipe) turns success into failure, so no output is lost silently.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "cli.h"
 
 #include "util/banned.h"
 
@@ -30,6 +36,14 @@ static int cmd_help(int argc, char **argv);
 static const struct command commands[] = {
     {"help", "show this list of commands", cmd_help},
     {"version", "print the sematic release and the Sematic API level it implements", cmd_version},
+    {"runs", "list pipeline runs (or every run with --all), newest first", sm__cli_runs},
+    {"show", "show one run: timings, inputs, output, exception, children", sm__cli_show},
+    {"logs", "print a run's captured output; -f follows it until the run ends", sm__cli_logs},
+    {"cancel", "cancel a pipeline run", sm__cli_cancel},
+    {"rerun", "run a pipeline again, from one run (--from) or resuming (--continue)",
+     sm__cli_rerun},
+    {"gc", "delete stored blobs no artifact refers to", sm__cli_gc},
+    {"settings", "show, set or delete user settings (settings.yaml)", sm__cli_settings},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -67,9 +81,17 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        int status = commands[i].run(argc - 1, argv + 1);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "sematic: cannot write the output of '%s': %s\n", argv[1],
+                    strerror(errno));
+            return SM_CLI_FAIL;
+        }
+        return status;
+    }
     fprintf(stderr, "sematic: unknown command '%s'; run 'sematic --help' for the list\n", argv[1]);
     return 2;
 }

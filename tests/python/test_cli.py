@@ -1,11 +1,13 @@
 """The `sematic` command installed with the package: version, help and usage errors."""
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import sematic
 
-SEMATIC = Path(sys.executable).parent / "sematic"
+# $SEMATIC_CLI tests another build (e.g. an ASan one); else the one `pip install .` put in the venv.
+SEMATIC = Path(os.environ.get("SEMATIC_CLI") or Path(sys.executable).parent / "sematic")
 
 
 def sematic_cli(*args: str) -> subprocess.CompletedProcess:

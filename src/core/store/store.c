@@ -1,1 +1,572 @@
-/* placeholder: being written */
+/*
+ * store.c: the backend-independent half of the metadata store
+ * (include/sematic/store.h).
+ *
+ * Every sm_store_* call checks its arguments here (ids are exactly 32 or 64
+ * lower-case hex digits, required strings are present, enums are in range)
+ * and then dispatches to the backend's struct sm_store_ops, so a backend
+ * sees only well-formed input and reports only what went wrong underneath
+ * it. Also here: the home directory, clocks and ISO-8601 text, the
+ * pipeline-run status table (API.md 2.4), and the JSON form of each record
+ * with Sematic's field names, which the server and `--json` output share.
+ *
+ * Start reading at sm_store_put_run(): check, then s->ops->put_run().
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sematic/store.h"
+#include "store/internal.h"
+
+#include "util/banned.h"
+
+/* ------------------------------------------------------------ argument checks */
+
+bool sm__store_is_id(const char *s, size_t len)
+{
+    /* strnlen first: sm_is_hex() may read all len bytes of a shorter string. */
+    return s && strnlen(s, len + 1) == len && sm_is_hex(s, len);
+}
+
+/* An id that may be "" (none). */
+static bool is_id_or_empty(const char *s, size_t len)
+{
+    return s && (s[0] == '\0' || sm__store_is_id(s, len));
+}
+
+static int bad_id(struct sm_err *err, const char *what, const char *id, size_t len)
+{
+    if (!id)
+        return sm_errf(err, SM_EINVAL, "invalid %s: NULL; pass %zu lower-case hex digits", what,
+                       len);
+    return sm_errf(err, SM_EINVAL, "invalid %s '%.80s': expected %zu lower-case hex digits", what,
+                   id, len);
+}
+
+#define CHECK_ID(what, id, len)                                                                    \
+    do {                                                                                           \
+        if (!sm__store_is_id((id), (len)))                                                         \
+            return bad_id(err, (what), (id), (len));                                               \
+    } while (0)
+
+#define CHECK_ID_OR_EMPTY(what, id, len)                                                           \
+    do {                                                                                           \
+        if (!is_id_or_empty((id), (len)))                                                          \
+            return bad_id(err, (what), (id), (len));                                               \
+    } while (0)
+
+#define CHECK_PRESENT(what, p)                                                                     \
+    do {                                                                                           \
+        if (!(p))                                                                                  \
+            return sm_errf(err, SM_EINVAL, "invalid %s: NULL where a value is required", (what));  \
+    } while (0)
+
+static int check_store(const struct sm_store *s, struct sm_err *err)
+{
+    if (!s || !s->ops)
+        return sm_errf(err, SM_EINVAL, "invalid store: NULL; open one with sm_store_open_sqlite()");
+    return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle and batches */
+
+void sm_store_close(struct sm_store *s)
+{
+    if (s && s->ops)
+        s->ops->close(s);
+}
+
+int sm_store_begin(struct sm_store *s, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    return rc ? rc : s->ops->begin(s, err);
+}
+
+int sm_store_commit(struct sm_store *s, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    return rc ? rc : s->ops->commit(s, err);
+}
+
+void sm_store_rollback(struct sm_store *s)
+{
+    if (s && s->ops)
+        s->ops->rollback(s);
+}
+
+/* ------------------------------------------------------------ writes */
+
+int sm_store_put_run(struct sm_store *s, const struct sm_run_rec *r, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("run record", r);
+    CHECK_ID("run id", r->id, SM_ID_HEX_LEN);
+    CHECK_ID("root run id", r->root_id, SM_ID_HEX_LEN);
+    CHECK_ID_OR_EMPTY("parent run id", r->parent_id, SM_ID_HEX_LEN);
+    CHECK_ID_OR_EMPTY("nested run id", r->nested_id, SM_ID_HEX_LEN);
+    CHECK_ID_OR_EMPTY("original run id", r->original_run_id, SM_ID_HEX_LEN);
+    if (r->source_id)
+        CHECK_ID("source id", r->source_id, SM_SHA256_HEX_LEN);
+    if (r->state < 0 || r->state >= SM_STATE_COUNT)
+        return sm_errf(err, SM_EINVAL, "invalid state %d of run '%s': expected 0 to %d", r->state,
+                       r->id, SM_STATE_COUNT - 1);
+    CHECK_PRESENT("run name", r->name);
+    CHECK_PRESENT("run function path", r->function_path);
+    CHECK_PRESENT("run tags (pass \"[]\" for none)", r->tags_json);
+    return s->ops->put_run(s, r, err);
+}
+
+int sm_store_put_artifact(struct sm_store *s, const struct sm_artifact_rec *a, const char *payload,
+                          size_t len, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("artifact record", a);
+    CHECK_ID("artifact id", a->id, SM_SHA256_HEX_LEN);
+    CHECK_PRESENT("artifact type", a->type_json);
+    CHECK_PRESENT("artifact summary", a->summary_json);
+    if (!payload && len > 0)
+        return sm_errf(err, SM_EINVAL, "invalid payload of artifact '%s': NULL with length %zu",
+                       a->id, len);
+    return s->ops->put_artifact(s, a, payload ? payload : "", len, err);
+}
+
+int sm_store_put_edge(struct sm_store *s, const struct sm_edge_rec *e, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("edge record", e);
+    CHECK_ID("edge id", e->id, SM_ID_HEX_LEN);
+    CHECK_ID("edge root run id", e->root_id, SM_ID_HEX_LEN);
+    CHECK_ID_OR_EMPTY("edge source run id", e->source_run_id, SM_ID_HEX_LEN);
+    CHECK_ID_OR_EMPTY("edge destination run id", e->destination_run_id, SM_ID_HEX_LEN);
+    CHECK_ID_OR_EMPTY("edge artifact id", e->artifact_id, SM_SHA256_HEX_LEN);
+    CHECK_ID_OR_EMPTY("edge parent id", e->parent_id, SM_ID_HEX_LEN);
+    return s->ops->put_edge(s, e, err);
+}
+
+int sm_store_put_pipeline(struct sm_store *s, const struct sm_pipeline_rec *p, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("pipeline run record", p);
+    CHECK_ID("pipeline run root id", p->root_id, SM_ID_HEX_LEN);
+    if (p->status < 0 || p->status >= SM_PIPELINE_STATUS_COUNT)
+        return sm_errf(err, SM_EINVAL, "invalid status %d of pipeline run '%s': expected 0 to %d",
+                       p->status, p->root_id, SM_PIPELINE_STATUS_COUNT - 1);
+    CHECK_PRESENT("pipeline run kind", p->kind);
+    return s->ops->put_pipeline(s, p, err);
+}
+
+int sm_store_put_source(struct sm_store *s, const char *text, size_t len,
+                        char id_out[SM_SHA256_HEX_LEN + 1], struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    if (!text && len > 0)
+        return sm_errf(err, SM_EINVAL, "invalid source text: NULL with length %zu", len);
+    CHECK_PRESENT("source id output", id_out);
+    return s->ops->put_source(s, text ? text : "", len, id_out, err);
+}
+
+int sm_store_append_log(struct sm_store *s, const struct sm_log_rec *line, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("log line", line);
+    CHECK_ID("log run id", line->run_id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("log text", line->text);
+    if (line->stream < 1 || line->stream > 3)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid log stream %d of run '%s': expected 1 (stdout), 2 (stderr) or 3 "
+                       "(logging)",
+                       line->stream, line->run_id);
+    return s->ops->append_log(s, line, err);
+}
+
+/* ------------------------------------------------------------ reads */
+
+int sm_store_get_run(struct sm_store *s, const char *id, struct sm_run_rec *out, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("run id", id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("run output", out);
+    return s->ops->get_run(s, id, out, err);
+}
+
+int sm_store_list_runs(struct sm_store *s, const struct sm_run_query *q, sm_run_fn fn, void *ctx,
+                       struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("run query", q);
+    CHECK_PRESENT("run callback", fn);
+    if (q->root_id)
+        CHECK_ID("root run id", q->root_id, SM_ID_HEX_LEN);
+    if (q->parent_id)
+        CHECK_ID("parent run id", q->parent_id, SM_ID_HEX_LEN);
+    if (q->limit < 0)
+        return sm_errf(err, SM_EINVAL, "invalid run limit %lld: pass 0 for no limit or a count",
+                       (long long)q->limit);
+    if (q->state_mask >> SM_STATE_COUNT)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid state mask 0x%x: only bits 0 to %d (1 << enum sm_state) exist",
+                       q->state_mask, SM_STATE_COUNT - 1);
+    return s->ops->list_runs(s, q, fn, ctx, err);
+}
+
+int sm_store_get_artifact(struct sm_store *s, const char *id, struct sm_artifact_rec *out,
+                          struct sm_buf *payload, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("artifact id", id, SM_SHA256_HEX_LEN);
+    CHECK_PRESENT("artifact output", out);
+    return s->ops->get_artifact(s, id, out, payload, err);
+}
+
+int sm_store_list_edges(struct sm_store *s, const char *root_id, const char *run_id, sm_edge_fn fn,
+                        void *ctx, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    if (!root_id && !run_id)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid edge listing: pass a root run id, a run id, or both");
+    if (root_id)
+        CHECK_ID("root run id", root_id, SM_ID_HEX_LEN);
+    if (run_id)
+        CHECK_ID("run id", run_id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("edge callback", fn);
+    return s->ops->list_edges(s, root_id, run_id, fn, ctx, err);
+}
+
+int sm_store_list_artifacts(struct sm_store *s, const char *root_id, sm_artifact_fn fn, void *ctx,
+                            struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("root run id", root_id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("artifact callback", fn);
+    return s->ops->list_artifacts(s, root_id, fn, ctx, err);
+}
+
+int sm_store_get_pipeline(struct sm_store *s, const char *root_id, struct sm_pipeline_rec *out,
+                          struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("pipeline run root id", root_id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("pipeline run output", out);
+    return s->ops->get_pipeline(s, root_id, out, err);
+}
+
+int sm_store_get_source(struct sm_store *s, const char *id, struct sm_buf *out, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("source id", id, SM_SHA256_HEX_LEN);
+    CHECK_PRESENT("source output buffer", out);
+    return s->ops->get_source(s, id, out, err);
+}
+
+int sm_store_read_logs(struct sm_store *s, const char *run_id, int64_t after_id, int64_t limit,
+                       sm_log_fn fn, void *ctx, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("log run id", run_id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("log callback", fn);
+    if (limit < 0)
+        return sm_errf(err, SM_EINVAL, "invalid log limit %lld: pass 0 for no limit or a count",
+                       (long long)limit);
+    return s->ops->read_logs(s, run_id, after_id, limit, fn, ctx, err);
+}
+
+int sm_store_set_pipeline_status(struct sm_store *s, const char *root_id, int status,
+                                 struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("pipeline run root id", root_id, SM_ID_HEX_LEN);
+    if (status < 0 || status >= SM_PIPELINE_STATUS_COUNT)
+        return sm_errf(err, SM_EINVAL, "invalid status %d of pipeline run '%s': expected 0 to %d",
+                       status, root_id, SM_PIPELINE_STATUS_COUNT - 1);
+    return s->ops->set_pipeline_status(s, root_id, status, err);
+}
+
+int sm_store_gc_blobs(struct sm_store *s, size_t *n_removed, size_t *bytes_removed,
+                      struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    return rc ? rc : s->ops->gc_blobs(s, n_removed, bytes_removed, err);
+}
+
+int64_t sm_store_change_seq(struct sm_store *s)
+{
+    return s && s->ops ? s->ops->change_seq(s) : -1;
+}
+
+/* ------------------------------------------------------------ home, clocks */
+
+int sm_store_default_home(char *out, size_t size, struct sm_err *err)
+{
+    if (!out || size == 0)
+        return sm_errf(err, SM_EINVAL, "invalid home buffer: NULL or empty");
+    const char *env = getenv("SEMATIC_HOME");
+    int n;
+    if (env && env[0]) {
+        n = snprintf(out, size, "%s", env);
+    } else {
+        const char *home = getenv("HOME");
+        if (!home || !home[0]) {
+            out[0] = '\0';
+            return sm_errf(err, SM_EINVAL,
+                           "cannot find the store: neither SEMATIC_HOME nor HOME is set; set "
+                           "SEMATIC_HOME to the directory to keep pipelines in");
+        }
+        n = snprintf(out, size, "%s/.sematic", home);
+    }
+    if (n < 0 || (size_t)n >= size) {
+        out[0] = '\0';
+        return sm_errf(err, SM_EINVAL,
+                       "cannot use the store's home: its path is longer than %zu bytes; set "
+                       "SEMATIC_HOME to a shorter path",
+                       size - 1);
+    }
+    return 0;
+}
+
+int64_t sm_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void sm_format_time_us(int64_t us, char out[40])
+{
+    /* Floor division, so times before 1970 get a positive fraction. */
+    int64_t secs = us / 1000000, frac = us % 1000000;
+    if (frac < 0) {
+        frac += 1000000;
+        secs -= 1;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(out, 40, "%s", "1970-01-01T00:00:00.000000+00:00");
+        return;
+    }
+    /* Wide enough for any int the compiler imagines; real dates need 32 bytes. */
+    char text[128];
+    snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+    size_t n = strnlen(text, 39);
+    memcpy(out, text, n);
+    out[n] = '\0';
+}
+
+/* ------------------------------------------------------------ pipeline-run statuses */
+
+static const char *const status_names[SM_PIPELINE_STATUS_COUNT] = {
+    [SM_PIPELINE_CREATED] = "CREATED",   [SM_PIPELINE_SCHEDULED] = "SCHEDULED",
+    [SM_PIPELINE_RUNNING] = "RUNNING",   [SM_PIPELINE_FAILED] = "FAILED",
+    [SM_PIPELINE_COMPLETE] = "COMPLETE", [SM_PIPELINE_CANCELED] = "CANCELED",
+};
+
+#define PTO(s) (1u << (s))
+
+/* status_allowed[from] has bit `to` set when from -> to is legal (API.md 2.4). */
+static const uint8_t status_allowed[SM_PIPELINE_STATUS_COUNT] = {
+    [SM_PIPELINE_CREATED] =
+        PTO(SM_PIPELINE_SCHEDULED) | PTO(SM_PIPELINE_FAILED) | PTO(SM_PIPELINE_CANCELED),
+    [SM_PIPELINE_SCHEDULED] =
+        PTO(SM_PIPELINE_RUNNING) | PTO(SM_PIPELINE_FAILED) | PTO(SM_PIPELINE_CANCELED),
+    [SM_PIPELINE_RUNNING] =
+        PTO(SM_PIPELINE_COMPLETE) | PTO(SM_PIPELINE_FAILED) | PTO(SM_PIPELINE_CANCELED),
+    [SM_PIPELINE_FAILED] = 0,
+    [SM_PIPELINE_COMPLETE] = 0,
+    [SM_PIPELINE_CANCELED] = 0,
+};
+
+/* What a new pipeline run may start as. */
+static const uint8_t status_initial = PTO(SM_PIPELINE_CREATED) | PTO(SM_PIPELINE_SCHEDULED) |
+                                      PTO(SM_PIPELINE_RUNNING) | PTO(SM_PIPELINE_FAILED) |
+                                      PTO(SM_PIPELINE_CANCELED);
+
+const char *sm_pipeline_status_name(enum sm_pipeline_status s)
+{
+    return (unsigned)s < SM_PIPELINE_STATUS_COUNT ? status_names[s] : "UNKNOWN";
+}
+
+int sm_pipeline_status_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    for (int i = 0; i < SM_PIPELINE_STATUS_COUNT; i++)
+        if (strcmp(name, status_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int sm_pipeline_check_transition(int from, int to, struct sm_err *err)
+{
+    bool to_ok = to >= 0 && to < SM_PIPELINE_STATUS_COUNT;
+    if (to_ok && from == -1 && (status_initial & PTO(to)))
+        return 0;
+    if (to_ok && from >= 0 && from < SM_PIPELINE_STATUS_COUNT &&
+        (from == to || (status_allowed[from] & PTO(to))))
+        return 0;
+    return sm_errf(err, SM_EINVALID_TRANSITION,
+                   "invalid pipeline run status transition: '%s' -> '%s'; a pipeline run's status "
+                   "only moves forward (see API.md 2.4)",
+                   from == -1 ? "none" : sm_pipeline_status_name((enum sm_pipeline_status)from),
+                   sm_pipeline_status_name((enum sm_pipeline_status)to));
+}
+
+/* ------------------------------------------------------------ JSON forms */
+
+static void key_string(struct sm_jw *w, const char *key, const char *s)
+{
+    sm_jw_keyz(w, key);
+    sm_jw_stringz(w, s); /* NULL writes null */
+}
+
+/* A fixed-size id field: "" means none. */
+static void key_id(struct sm_jw *w, const char *key, const char *id)
+{
+    sm_jw_keyz(w, key);
+    if (id && id[0])
+        sm_jw_stringz(w, id);
+    else
+        sm_jw_null(w);
+}
+
+/* Stored JSON text, written as is. */
+static void key_raw(struct sm_jw *w, const char *key, const char *json)
+{
+    sm_jw_keyz(w, key);
+    if (json)
+        sm_jw_raw(w, json, strlen(json));
+    else
+        sm_jw_null(w);
+}
+
+static void key_time(struct sm_jw *w, const char *key, int64_t us)
+{
+    sm_jw_keyz(w, key);
+    if (us == 0) {
+        sm_jw_null(w);
+        return;
+    }
+    char text[40];
+    sm_format_time_us(us, text);
+    sm_jw_stringz(w, text);
+}
+
+void sm_run_rec_to_json(const struct sm_run_rec *r, struct sm_jw *w)
+{
+    sm_jw_begin_object(w);
+    key_id(w, "id", r->id);
+    key_id(w, "original_run_id", r->original_run_id);
+    key_string(w, "future_state", sm_state_name((enum sm_state)r->state));
+    key_string(w, "name", r->name);
+    key_string(w, "function_path", r->function_path);
+    key_id(w, "parent_id", r->parent_id);
+    key_id(w, "root_id", r->root_id);
+    key_string(w, "description", r->description);
+    key_raw(w, "tags", r->tags_json ? r->tags_json : "[]");
+    key_string(w, "source_code_id", r->source_id);
+    key_id(w, "nested_future_id", r->nested_id);
+    key_raw(w, "exception_metadata", r->exception_json);
+    key_raw(w, "external_exception_metadata", r->external_exception_json);
+    key_raw(w, "resource_requirements", r->resource_requirements_json);
+    key_raw(w, "retry_settings", r->retry_settings_json);
+    key_string(w, "cache_key", r->cache_key);
+    sm_jw_keyz(w, "is_inline");
+    sm_jw_bool(w, r->is_inline);
+    sm_jw_keyz(w, "attempt");
+    sm_jw_int(w, r->attempt);
+    key_time(w, "created_at", r->created_at);
+    key_time(w, "updated_at", r->updated_at);
+    key_time(w, "started_at", r->started_at);
+    key_time(w, "ended_at", r->ended_at);
+    key_time(w, "resolved_at", r->resolved_at);
+    key_time(w, "failed_at", r->failed_at);
+    sm_jw_end_object(w);
+}
+
+void sm_artifact_rec_to_json(const struct sm_artifact_rec *a, struct sm_jw *w)
+{
+    sm_jw_begin_object(w);
+    key_id(w, "id", a->id);
+    key_raw(w, "type_serialization", a->type_json);
+    key_raw(w, "json_summary", a->summary_json);
+    sm_jw_keyz(w, "size_bytes");
+    sm_jw_int(w, a->size_bytes);
+    key_id(w, "blob_key", a->blob_key);
+    key_time(w, "created_at", a->created_at);
+    sm_jw_end_object(w);
+}
+
+void sm_edge_rec_to_json(const struct sm_edge_rec *e, struct sm_jw *w)
+{
+    sm_jw_begin_object(w);
+    key_id(w, "id", e->id);
+    key_id(w, "source_run_id", e->source_run_id);
+    key_id(w, "destination_run_id", e->destination_run_id);
+    key_string(w, "destination_name", e->destination_name);
+    key_id(w, "artifact_id", e->artifact_id);
+    key_id(w, "parent_id", e->parent_id);
+    key_time(w, "created_at", e->created_at);
+    key_time(w, "updated_at", e->updated_at);
+    sm_jw_end_object(w);
+}
+
+void sm_pipeline_rec_to_json(const struct sm_pipeline_rec *p, struct sm_jw *w)
+{
+    sm_jw_begin_object(w);
+    key_id(w, "root_id", p->root_id);
+    key_string(w, "status", sm_pipeline_status_name((enum sm_pipeline_status)p->status));
+    key_string(w, "kind", p->kind);
+    key_string(w, "cache_namespace", p->cache_namespace);
+    key_string(w, "user", p->user);
+    key_raw(w, "git_info", p->git_json);
+    key_raw(w, "settings_env_vars", p->settings_json);
+    key_string(w, "client_version", p->client_version);
+    key_string(w, "run_command", p->run_command);
+    key_string(w, "python", p->python);
+    key_string(w, "cwd", p->cwd);
+    sm_jw_keyz(w, "driver_pid");
+    if (p->driver_pid)
+        sm_jw_int(w, p->driver_pid);
+    else
+        sm_jw_null(w);
+    key_string(w, "driver_host", p->driver_host);
+    key_time(w, "created_at", p->created_at);
+    key_time(w, "updated_at", p->updated_at);
+    key_time(w, "ended_at", p->ended_at);
+    sm_jw_end_object(w);
+}

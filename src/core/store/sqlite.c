@@ -1,0 +1,1875 @@
+/*
+ * sqlite.c: the embedded backend of the metadata store: SQLite in WAL mode
+ * at <home>/sematic.db, payloads too big for a row in <home>/blobs
+ * (include/sematic/store.h, docs/internals/store.md).
+ *
+ * Invariants.
+ *  - Every statement is prepared once, on first use, and cached in
+ *    struct sqlite_store (stmts[], and list_runs[] by query shape); after
+ *    each use it is reset and its bindings cleared, so no statement holds
+ *    a read transaction open between calls (an open one would keep WAL
+ *    checkpoints from finishing while other processes write).
+ *  - Writes happen only inside a batch: BEGIN IMMEDIATE takes the write
+ *    lock (waiting up to the 30 s busy timeout for other processes), reads
+ *    meta.change_seq, and every row written is stamped with that + 1. A
+ *    commit writes the new change_seq back (when the batch wrote anything),
+ *    fsyncs the batch's blobs, then COMMITs: a value is durable before the
+ *    row saying it exists (DESIGN principle 3).
+ *  - A write that fails underneath (I/O, full disk) poisons the batch:
+ *    commit then rolls back and reports that first failure, so a batch is
+ *    all or nothing even for a caller that ignored the error.
+ *  - get_* copy the strings of the row into st->scratch and reset the
+ *    statement at once; list_* hand callbacks pointers into the row being
+ *    stepped, valid for the callback.
+ *  - SQLite's errors are translated here and nowhere else (db_fail()).
+ *
+ * Start reading at sm_store_open_sqlite(), then sq_begin() / sq_put_run() /
+ * sq_commit().
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <sqlite3.h>
+
+#include "sematic/alloc.h"
+#include "sematic/blob.h"
+#include "sematic/hash.h"
+#include "sematic/store.h"
+#include "store/internal.h"
+
+#include "util/banned.h"
+
+#define BUSY_TIMEOUT_MS 30000
+/* Cap on the strings of one record returned by a get_* call. */
+#define SCRATCH_MAX_BYTES ((size_t)1 << 30)
+
+/* ------------------------------------------------------------ statements */
+
+#define RUN_COLS                                                                                   \
+    "id, root_id, parent_id, nested_id, original_run_id, state, name, function_path, "             \
+    "description, source_id, tags, resource_requirements, retry_settings, cache_key, exception, "  \
+    "external_exception, is_inline, attempt, created_at, updated_at, started_at, ended_at, "       \
+    "resolved_at, failed_at, seq"
+#define EDGE_COLS                                                                                  \
+    "id, root_id, source_run_id, destination_run_id, destination_name, artifact_id, parent_id, "   \
+    "created_at, updated_at"
+#define PIPE_COLS                                                                                  \
+    "root_id, status, kind, cache_namespace, user, git, settings, client_version, run_command, "   \
+    "python, cwd, sys_path, driver_pid, driver_start, driver_host, created_at, updated_at, "       \
+    "ended_at, seq"
+#define ART_COLS "id, type_json, summary_json, size_bytes, blob_key, created_at"
+
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_SEQ_GET,
+    S_SEQ_SET,
+    S_RUN_PUT,
+    S_RUN_UPDATE,
+    S_RUN_GET,
+    S_ART_EXISTS,
+    S_ART_PUT,
+    S_ART_GET,
+    S_ART_KEEP,
+    S_ARTS_ROOT,
+    S_EDGE_PUT,
+    S_EDGES_ROOT,
+    S_EDGES_RUN,
+    S_EDGES_ROOT_RUN,
+    S_PIPE_PUT,
+    S_PIPE_GET,
+    S_PIPE_STATUS,
+    S_PIPE_SET_STATUS,
+    S_RUNS_CANCEL,
+    S_EVENT_PUT,
+    S_SRC_PUT,
+    S_SRC_GET,
+    S_LOG_PUT,
+    S_LOG_READ,
+    N_STMT
+};
+
+/* The non-terminal run states that set_pipeline_status() cancels, as S_RUNS_CANCEL spells them. */
+_Static_assert(SM_STATE_CREATED == 0 && SM_STATE_SCHEDULED == 1 && SM_STATE_RAN == 2 &&
+                   SM_STATE_RETRYING == 6 && SM_STATE_CANCELED == 7,
+               "S_RUNS_CANCEL names run states by number");
+
+static const char *const sql_text[N_STMT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SEQ_GET] = "SELECT value FROM meta WHERE key = 'change_seq'",
+    [S_SEQ_SET] = "UPDATE meta SET value = ?1 WHERE key = 'change_seq'",
+    [S_RUN_PUT] =
+        "INSERT INTO runs (" RUN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25) "
+        "ON CONFLICT (id) DO UPDATE SET root_id = excluded.root_id, parent_id = "
+        "excluded.parent_id, nested_id = excluded.nested_id, original_run_id = "
+        "excluded.original_run_id, state = excluded.state, name = excluded.name, function_path = "
+        "excluded.function_path, description = excluded.description, source_id = "
+        "excluded.source_id, tags = excluded.tags, resource_requirements = "
+        "excluded.resource_requirements, retry_settings = excluded.retry_settings, cache_key = "
+        "excluded.cache_key, exception = excluded.exception, external_exception = "
+        "excluded.external_exception, is_inline = excluded.is_inline, attempt = "
+        "excluded.attempt, created_at = excluded.created_at, updated_at = excluded.updated_at, "
+        "started_at = excluded.started_at, ended_at = excluded.ended_at, resolved_at = "
+        "excluded.resolved_at, failed_at = excluded.failed_at, seq = excluded.seq",
+    /*
+     * The common rewrite of a run (a new state, timestamps, exception) leaves the indexed
+     * columns alone; SET-ing only the rest spares SQLite rewriting five index entries. When an
+     * indexed column differs, no row matches and S_RUN_PUT rewrites it all.
+     */
+    [S_RUN_UPDATE] =
+        "UPDATE runs SET nested_id = ?4, original_run_id = ?5, state = ?6, description = ?9, "
+        "source_id = ?10, tags = ?11, resource_requirements = ?12, retry_settings = ?13, "
+        "exception = ?15, external_exception = ?16, is_inline = ?17, attempt = ?18, updated_at "
+        "= ?20, started_at = ?21, ended_at = ?22, resolved_at = ?23, failed_at = ?24, seq = ?25 "
+        "WHERE id = ?1 AND root_id IS ?2 AND parent_id IS ?3 AND name IS ?7 AND function_path "
+        "IS ?8 AND cache_key IS ?14 AND created_at IS ?19",
+    [S_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
+    [S_ART_EXISTS] = "SELECT 1 FROM artifacts WHERE id = ?1",
+    [S_ART_PUT] = "INSERT OR IGNORE INTO artifacts (id, type_json, summary_json, size_bytes, "
+                  "payload, blob_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_ART_GET] = "SELECT " ART_COLS ", payload FROM artifacts WHERE id = ?1",
+    [S_ART_KEEP] = "SELECT 1 FROM artifacts WHERE blob_key = ?1 LIMIT 1",
+    [S_ARTS_ROOT] = "SELECT " ART_COLS " FROM artifacts WHERE id IN (SELECT artifact_id FROM "
+                    "edges WHERE root_id = ?1) ORDER BY created_at, id",
+    [S_EDGE_PUT] =
+        "INSERT INTO edges (" EDGE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "ON CONFLICT (id) DO UPDATE SET root_id = excluded.root_id, source_run_id = "
+        "excluded.source_run_id, destination_run_id = excluded.destination_run_id, "
+        "destination_name = excluded.destination_name, artifact_id = excluded.artifact_id, "
+        "parent_id = excluded.parent_id, created_at = excluded.created_at, updated_at = "
+        "excluded.updated_at",
+    [S_EDGES_ROOT] = "SELECT " EDGE_COLS " FROM edges WHERE root_id = ?1 ORDER BY created_at, id",
+    [S_EDGES_RUN] = "SELECT " EDGE_COLS " FROM edges WHERE source_run_id = ?2 OR "
+                    "destination_run_id = ?2 ORDER BY created_at, id",
+    [S_EDGES_ROOT_RUN] = "SELECT " EDGE_COLS " FROM edges WHERE root_id = ?1 AND "
+                         "(source_run_id = ?2 OR destination_run_id = ?2) ORDER BY created_at, id",
+    [S_PIPE_PUT] =
+        "INSERT INTO pipeline_runs (" PIPE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
+        "ON CONFLICT (root_id) DO UPDATE SET status = excluded.status, kind = excluded.kind, "
+        "cache_namespace = excluded.cache_namespace, user = excluded.user, git = excluded.git, "
+        "settings = excluded.settings, client_version = excluded.client_version, run_command = "
+        "excluded.run_command, python = excluded.python, cwd = excluded.cwd, sys_path = "
+        "excluded.sys_path, driver_pid = excluded.driver_pid, driver_start = "
+        "excluded.driver_start, driver_host = excluded.driver_host, created_at = "
+        "excluded.created_at, updated_at = excluded.updated_at, ended_at = excluded.ended_at, "
+        "seq = excluded.seq",
+    [S_PIPE_GET] = "SELECT " PIPE_COLS " FROM pipeline_runs WHERE root_id = ?1",
+    [S_PIPE_STATUS] = "SELECT status FROM pipeline_runs WHERE root_id = ?1",
+    [S_PIPE_SET_STATUS] = "UPDATE pipeline_runs SET status = ?2, updated_at = ?3, ended_at = "
+                          "COALESCE(ended_at, ?4), seq = ?5 WHERE root_id = ?1",
+    [S_RUNS_CANCEL] = "UPDATE runs SET state = 7, updated_at = ?2, seq = ?3 "
+                      "WHERE root_id = ?1 AND state IN (0, 1, 2, 6)",
+    [S_EVENT_PUT] = "INSERT INTO events (seq, kind, subject_id, payload) VALUES (?1, ?2, ?3, ?4)",
+    [S_SRC_PUT] = "INSERT OR IGNORE INTO sources (id, text) VALUES (?1, ?2)",
+    [S_SRC_GET] = "SELECT text FROM sources WHERE id = ?1",
+    [S_LOG_PUT] = "INSERT INTO logs (run_id, stream, ts, text) VALUES (?1, ?2, ?3, ?4)",
+    [S_LOG_READ] = "SELECT id, run_id, stream, ts, text FROM logs WHERE run_id = ?1 AND id > ?2 "
+                   "ORDER BY id LIMIT ?3",
+};
+
+/* list_runs() statements are cached by which filters the query uses. */
+enum query_shape_bits {
+    Q_ROOT = 1 << 0,
+    Q_PARENT = 1 << 1,
+    Q_FUNCTION_PATH = 1 << 2,
+    Q_NAME = 1 << 3,
+    Q_TAG = 1 << 4,
+    Q_CACHE_KEY = 1 << 5,
+    Q_SEARCH = 1 << 6,
+    Q_STATES = 1 << 7,
+    Q_ROOTS_ONLY = 1 << 8,
+    Q_OLDEST_FIRST = 1 << 9,
+    N_QUERY_SHAPES = 1 << 10,
+};
+
+struct sqlite_store {
+    struct sm_store base; /* first: the struct sm_store * handed out points here */
+    sqlite3 *db;
+    struct sm_blobs *blobs;
+    char *db_path;
+    bool in_batch;
+    bool dirty;              /* the open batch wrote something */
+    int64_t batch_seq;       /* change sequence stamped by the open batch */
+    struct sm_err batch_err; /* first failure underneath a write of the open batch */
+    int n_migrated;          /* migrations applied by this open */
+    int prep_rc;             /* code of the last failure to prepare a statement */
+    struct sm_buf scratch;   /* strings of the record of the last get_* call */
+    sqlite3_stmt *stmts[N_STMT];
+    sqlite3_stmt *list_runs[N_QUERY_SHAPES];
+};
+
+static const struct sm_store_ops sqlite_ops;
+
+static struct sqlite_store *to_sq(struct sm_store *s)
+{
+    return (struct sqlite_store *)s;
+}
+
+static char *dup_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = sm_xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + 1 + strlen(name) + 1;
+    char *p = sm_xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* ------------------------------------------------------------ errors */
+
+/*
+ * Translate a SQLite failure into an SM_E* code with a message naming the
+ * store (STYLE 25). `what` completes "cannot <what> store '<path>'".
+ * Call before resetting the statement, so sqlite3_errmsg() is its error.
+ */
+static int db_fail(struct sqlite_store *st, int rc, const char *what, struct sm_err *err)
+{
+    int primary = rc & 0xff;
+    if (primary == SQLITE_FULL ||
+        (primary == SQLITE_IOERR && sqlite3_system_errno(st->db) == ENOSPC))
+        return sm_errf(err, SM_ENOSPC,
+                       "cannot write store '%s': no space left on device; free space there or "
+                       "set SEMATIC_HOME to another directory",
+                       st->base.home);
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        return sm_errf(err, SM_EBUSY,
+                       "cannot %s store '%s': another process kept it locked for more than %d s; "
+                       "retry once that sematic command has finished",
+                       what, st->db_path, BUSY_TIMEOUT_MS / 1000);
+    if (primary == SQLITE_NOTADB)
+        return sm_errf(err, SM_ECORRUPT,
+                       "cannot %s store '%s': the file is not a SQLite database; move it away or "
+                       "set SEMATIC_HOME to another directory",
+                       what, st->db_path);
+    if (primary == SQLITE_CORRUPT)
+        return sm_errf(err, SM_ECORRUPT,
+                       "cannot %s store '%s': %s; restore it from a backup or move it away", what,
+                       st->db_path, sqlite3_errmsg(st->db));
+    if (primary == SQLITE_NOMEM) {
+        /* Our allocator aborts on out-of-memory; SQLite's own malloc failed. */
+        return sm_errf(err, SM_ENOMEM, "cannot %s store '%s': out of memory", what, st->db_path);
+    }
+    return sm_errf(err, SM_EIO, "cannot %s store '%s': %s", what, st->db_path,
+                   sqlite3_errmsg(st->db));
+}
+
+/* The statement `id`, prepared on first use. NULL with err set on failure. */
+static sqlite3_stmt *stmt(struct sqlite_store *st, enum stmt_id id, struct sm_err *err)
+{
+    if (!st->stmts[id]) {
+        int rc = sqlite3_prepare_v3(st->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &st->stmts[id], NULL);
+        if (rc != SQLITE_OK) {
+            st->prep_rc = db_fail(st, rc, "read", err);
+            sqlite3_finalize(st->stmts[id]);
+            st->stmts[id] = NULL;
+        }
+    }
+    return st->stmts[id];
+}
+
+static void done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* Step a statement that returns no row; reset it either way. */
+static int step_done(struct sqlite_store *st, sqlite3_stmt *s, const char *what, struct sm_err *err)
+{
+    int rc = sqlite3_step(s);
+    int out = 0;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        out = db_fail(st, rc, what, err);
+    done(s);
+    return out;
+}
+
+/* A write failed underneath: remember it so that commit rolls the batch back. */
+static int poison(struct sqlite_store *st, int code, const struct sm_err *err)
+{
+    if (st->in_batch && st->batch_err.code == 0) {
+        if (err && err->code == code)
+            st->batch_err = *err;
+        else
+            sm_errf(&st->batch_err, code, "cannot commit to store '%s': %s", st->db_path,
+                    sm_strerror(code));
+    }
+    return code;
+}
+
+static int outside_batch(struct sqlite_store *st, const char *what, struct sm_err *err)
+{
+    return sm_errf(err, SM_ESTATE,
+                   "cannot %s in store '%s' outside a batch; call sm_store_begin() first", what,
+                   st->db_path);
+}
+
+/* ------------------------------------------------------------ binding and reading */
+
+/* First non-OK result of a series of sqlite3_bind_* calls. */
+#define BIND(call)                                                                                 \
+    do {                                                                                           \
+        int b_ = (call);                                                                           \
+        if (b_ != SQLITE_OK && brc == SQLITE_OK)                                                   \
+            brc = b_;                                                                              \
+    } while (0)
+
+static int bind_text(sqlite3_stmt *s, int i, const char *text)
+{
+    return text ? sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+/* A fixed-size id: "" is stored as NULL. */
+static int bind_id(sqlite3_stmt *s, int i, const char *id)
+{
+    return id[0] ? sqlite3_bind_text(s, i, id, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+/* An optional timestamp: 0 is stored as NULL. */
+static int bind_time(sqlite3_stmt *s, int i, int64_t us)
+{
+    return us ? sqlite3_bind_int64(s, i, us) : sqlite3_bind_null(s, i);
+}
+
+/*
+ * Strings of one row: either pointers into the row (valid while it is the
+ * current row) or, with copy, copies in st->scratch whose addresses are
+ * fixed once every column has been added (the buffer may move meanwhile).
+ */
+struct texts {
+    struct sqlite_store *st;
+    bool copy;
+    bool failed;
+    int n;
+    const char **dst[24];
+    size_t off[24];
+};
+
+static void texts_init(struct texts *t, struct sqlite_store *st, bool copy)
+{
+    t->st = st;
+    t->copy = copy;
+    t->failed = false;
+    t->n = 0;
+    if (copy)
+        sm_buf_reset(&st->scratch);
+}
+
+static void col_text(struct texts *t, sqlite3_stmt *s, int col, const char **dst)
+{
+    const unsigned char *v = sqlite3_column_text(s, col);
+    *dst = (const char *)v;
+    if (!v || !t->copy)
+        return;
+    if (t->n >= (int)(sizeof(t->off) / sizeof(t->off[0]))) {
+        t->failed = true;
+        return;
+    }
+    size_t off = t->st->scratch.len;
+    if (sm_buf_add(&t->st->scratch, v, (size_t)sqlite3_column_bytes(s, col) + 1) != 0) {
+        t->failed = true;
+        return;
+    }
+    t->dst[t->n] = dst;
+    t->off[t->n++] = off;
+}
+
+static int texts_finish(struct texts *t, const char *what, const char *id, struct sm_err *err)
+{
+    if (t->failed)
+        return sm_errf(err, SM_ETOOBIG, "cannot read %s '%s': its text is larger than %zu bytes",
+                       what, id, t->st->scratch.max_len);
+    for (int i = 0; i < t->n; i++)
+        *t->dst[i] = t->st->scratch.data + t->off[i];
+    return 0;
+}
+
+static void col_id(sqlite3_stmt *s, int col, char *dst, size_t size)
+{
+    const unsigned char *v = sqlite3_column_text(s, col);
+    snprintf(dst, size, "%s", v ? (const char *)v : "");
+}
+
+static void run_from_row(struct texts *t, sqlite3_stmt *s, struct sm_run_rec *r)
+{
+    col_id(s, 0, r->id, sizeof(r->id));
+    col_id(s, 1, r->root_id, sizeof(r->root_id));
+    col_id(s, 2, r->parent_id, sizeof(r->parent_id));
+    col_id(s, 3, r->nested_id, sizeof(r->nested_id));
+    col_id(s, 4, r->original_run_id, sizeof(r->original_run_id));
+    r->state = sqlite3_column_int(s, 5);
+    col_text(t, s, 6, &r->name);
+    col_text(t, s, 7, &r->function_path);
+    col_text(t, s, 8, &r->description);
+    col_text(t, s, 9, &r->source_id);
+    col_text(t, s, 10, &r->tags_json);
+    col_text(t, s, 11, &r->resource_requirements_json);
+    col_text(t, s, 12, &r->retry_settings_json);
+    col_text(t, s, 13, &r->cache_key);
+    col_text(t, s, 14, &r->exception_json);
+    col_text(t, s, 15, &r->external_exception_json);
+    r->is_inline = sqlite3_column_int(s, 16) != 0;
+    r->attempt = sqlite3_column_int(s, 17);
+    r->created_at = sqlite3_column_int64(s, 18);
+    r->updated_at = sqlite3_column_int64(s, 19);
+    r->started_at = sqlite3_column_int64(s, 20);
+    r->ended_at = sqlite3_column_int64(s, 21);
+    r->resolved_at = sqlite3_column_int64(s, 22);
+    r->failed_at = sqlite3_column_int64(s, 23);
+    r->seq = sqlite3_column_int64(s, 24);
+}
+
+static void artifact_from_row(struct texts *t, sqlite3_stmt *s, struct sm_artifact_rec *a)
+{
+    col_id(s, 0, a->id, sizeof(a->id));
+    col_text(t, s, 1, &a->type_json);
+    col_text(t, s, 2, &a->summary_json);
+    a->size_bytes = sqlite3_column_int64(s, 3);
+    col_id(s, 4, a->blob_key, sizeof(a->blob_key));
+    a->created_at = sqlite3_column_int64(s, 5);
+}
+
+static void edge_from_row(struct texts *t, sqlite3_stmt *s, struct sm_edge_rec *e)
+{
+    col_id(s, 0, e->id, sizeof(e->id));
+    col_id(s, 1, e->root_id, sizeof(e->root_id));
+    col_id(s, 2, e->source_run_id, sizeof(e->source_run_id));
+    col_id(s, 3, e->destination_run_id, sizeof(e->destination_run_id));
+    col_text(t, s, 4, &e->destination_name);
+    col_id(s, 5, e->artifact_id, sizeof(e->artifact_id));
+    col_id(s, 6, e->parent_id, sizeof(e->parent_id));
+    e->created_at = sqlite3_column_int64(s, 7);
+    e->updated_at = sqlite3_column_int64(s, 8);
+}
+
+static void pipeline_from_row(struct texts *t, sqlite3_stmt *s, struct sm_pipeline_rec *p)
+{
+    col_id(s, 0, p->root_id, sizeof(p->root_id));
+    const unsigned char *status = sqlite3_column_text(s, 1);
+    p->status = sm_pipeline_status_parse((const char *)status);
+    col_text(t, s, 2, &p->kind);
+    col_text(t, s, 3, &p->cache_namespace);
+    col_text(t, s, 4, &p->user);
+    col_text(t, s, 5, &p->git_json);
+    col_text(t, s, 6, &p->settings_json);
+    col_text(t, s, 7, &p->client_version);
+    col_text(t, s, 8, &p->run_command);
+    col_text(t, s, 9, &p->python);
+    col_text(t, s, 10, &p->cwd);
+    col_text(t, s, 11, &p->sys_path_json);
+    p->driver_pid = sqlite3_column_int64(s, 12);
+    p->driver_start = sqlite3_column_int64(s, 13);
+    col_text(t, s, 14, &p->driver_host);
+    p->created_at = sqlite3_column_int64(s, 15);
+    p->updated_at = sqlite3_column_int64(s, 16);
+    p->ended_at = sqlite3_column_int64(s, 17);
+    p->seq = sqlite3_column_int64(s, 18);
+}
+
+static int not_found(struct sm_err *err, const char *what, const char *id)
+{
+    return sm_errf(err, SM_ENOTFOUND, "%s '%s' not found; `sematic runs` lists what exists", what,
+                   id);
+}
+
+/* ------------------------------------------------------------ batches */
+
+static int read_seq(struct sqlite_store *st, int64_t *out, struct sm_err *err)
+{
+    sqlite3_stmt *s = stmt(st, S_SEQ_GET, err);
+    if (!s)
+        return st->prep_rc;
+    int rc = sqlite3_step(s);
+    int out_rc = 0;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else if (rc == SQLITE_DONE)
+        out_rc = sm_errf(err, SM_ECORRUPT,
+                         "cannot read store '%s': its change sequence is missing from table "
+                         "meta; restore it from a backup",
+                         st->db_path);
+    else
+        out_rc = db_fail(st, rc, "read", err);
+    done(s);
+    return out_rc;
+}
+
+/* Roll back whatever transaction is open; errors are ignored (there is nothing left to undo). */
+static void rollback_tx(struct sqlite_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) {
+        sqlite3_stmt *s = stmt(st, S_ROLLBACK, NULL);
+        if (s)
+            step_done(st, s, "roll back", NULL);
+        else
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    st->in_batch = false;
+}
+
+static int begin_tx(struct sqlite_store *st, struct sm_err *err)
+{
+    sqlite3_stmt *s = stmt(st, S_BEGIN, err);
+    if (!s)
+        return st->prep_rc;
+    return step_done(st, s, "lock", err);
+}
+
+static int sq_begin(struct sm_store *base, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (st->in_batch)
+        return sm_errf(err, SM_ESTATE,
+                       "cannot begin a batch on store '%s': one is open already; commit or roll "
+                       "it back first",
+                       st->db_path);
+    int rc = begin_tx(st, err);
+    if (rc)
+        return rc;
+    int64_t seq = 0;
+    rc = read_seq(st, &seq, err);
+    if (rc) {
+        rollback_tx(st);
+        return rc;
+    }
+    st->in_batch = true;
+    st->dirty = false;
+    st->batch_seq = seq + 1;
+    sm_err_clear(&st->batch_err);
+    return 0;
+}
+
+static int sq_commit(struct sm_store *base, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (!st->in_batch)
+        return sm_errf(err, SM_ESTATE,
+                       "cannot commit to store '%s': no batch is open; call sm_store_begin() "
+                       "first",
+                       st->db_path);
+    int rc = 0;
+    sqlite3_stmt *s;
+    if (st->batch_err.code) {
+        rc = sm_errf(err, st->batch_err.code, "%s", st->batch_err.msg);
+        goto fail_rollback;
+    }
+    if (st->dirty) {
+        s = stmt(st, S_SEQ_SET, err);
+        if (!s) {
+            rc = st->prep_rc;
+            goto fail_rollback;
+        }
+        sqlite3_bind_int64(s, 1, st->batch_seq);
+        rc = step_done(st, s, "write", err);
+        if (rc)
+            goto fail_rollback;
+    }
+    /* The batch's blobs reach the disk before the rows that refer to them. */
+    rc = sm_blob_sync(st->blobs, err);
+    if (rc)
+        goto fail_rollback;
+    s = stmt(st, S_COMMIT, err);
+    if (!s) {
+        rc = st->prep_rc;
+        goto fail_rollback;
+    }
+    rc = step_done(st, s, "commit to", err);
+    if (rc)
+        goto fail_rollback;
+    st->in_batch = false;
+    return 0;
+
+fail_rollback:
+    rollback_tx(st);
+    return rc;
+}
+
+static void sq_rollback(struct sm_store *base)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (st->in_batch)
+        rollback_tx(st);
+}
+
+/* ------------------------------------------------------------ writes */
+
+/* Bind a run to S_RUN_PUT or S_RUN_UPDATE (the same parameter numbers). */
+static int bind_run(sqlite3_stmt *s, const struct sm_run_rec *r, int64_t seq)
+{
+    int brc = SQLITE_OK;
+    BIND(sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC));
+    BIND(sqlite3_bind_text(s, 2, r->root_id, -1, SQLITE_STATIC));
+    BIND(bind_id(s, 3, r->parent_id));
+    BIND(bind_id(s, 4, r->nested_id));
+    BIND(bind_id(s, 5, r->original_run_id));
+    BIND(sqlite3_bind_int(s, 6, r->state));
+    BIND(bind_text(s, 7, r->name));
+    BIND(bind_text(s, 8, r->function_path));
+    BIND(bind_text(s, 9, r->description));
+    BIND(bind_text(s, 10, r->source_id));
+    BIND(bind_text(s, 11, r->tags_json));
+    BIND(bind_text(s, 12, r->resource_requirements_json));
+    BIND(bind_text(s, 13, r->retry_settings_json));
+    BIND(bind_text(s, 14, r->cache_key));
+    BIND(bind_text(s, 15, r->exception_json));
+    BIND(bind_text(s, 16, r->external_exception_json));
+    BIND(sqlite3_bind_int(s, 17, r->is_inline ? 1 : 0));
+    BIND(sqlite3_bind_int(s, 18, r->attempt));
+    BIND(sqlite3_bind_int64(s, 19, r->created_at));
+    BIND(sqlite3_bind_int64(s, 20, r->updated_at));
+    BIND(bind_time(s, 21, r->started_at));
+    BIND(bind_time(s, 22, r->ended_at));
+    BIND(bind_time(s, 23, r->resolved_at));
+    BIND(bind_time(s, 24, r->failed_at));
+    BIND(sqlite3_bind_int64(s, 25, seq));
+    return brc;
+}
+
+/* Bind with bind(), step, reset: 0 or the translated failure. */
+static int run_stmt(struct sqlite_store *st, sqlite3_stmt *s, int brc, struct sm_err *err)
+{
+    if (brc == SQLITE_OK)
+        return step_done(st, s, "write", err);
+    int rc = db_fail(st, brc, "write", err);
+    done(s);
+    return rc;
+}
+
+static int sq_put_run(struct sm_store *base, const struct sm_run_rec *r, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (!st->in_batch)
+        return outside_batch(st, "write a run", err);
+    sqlite3_stmt *s = stmt(st, S_RUN_UPDATE, err);
+    if (!s)
+        return poison(st, st->prep_rc, err);
+    int rc = run_stmt(st, s, bind_run(s, r, st->batch_seq), err);
+    if (rc)
+        return poison(st, rc, err);
+    if (sqlite3_changes(st->db) == 0) {
+        /* A new run, or one whose indexed columns changed. */
+        s = stmt(st, S_RUN_PUT, err);
+        if (!s)
+            return poison(st, st->prep_rc, err);
+        rc = run_stmt(st, s, bind_run(s, r, st->batch_seq), err);
+        if (rc)
+            return poison(st, rc, err);
+    }
+    st->dirty = true;
+    return 0;
+}
+
+/* SHA-256 of type_json "\n" payload in hex: what an artifact's id must be. */
+static void artifact_digest(const char *type_json, const char *payload, size_t len,
+                            char hex[SM_SHA256_HEX_LEN + 1])
+{
+    struct sm_sha256 h;
+    uint8_t digest[SM_SHA256_LEN];
+    sm_sha256_init(&h);
+    sm_sha256_update(&h, type_json, strlen(type_json));
+    sm_sha256_update(&h, "\n", 1);
+    sm_sha256_update(&h, payload, len);
+    sm_sha256_final(&h, digest);
+    sm_hex(digest, SM_SHA256_LEN, hex);
+}
+
+static int sq_put_artifact(struct sm_store *base, const struct sm_artifact_rec *a,
+                           const char *payload, size_t len, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (!st->in_batch)
+        return outside_batch(st, "write an artifact", err);
+    sqlite3_stmt *s = stmt(st, S_ART_EXISTS, err);
+    if (!s)
+        return poison(st, st->prep_rc, err);
+    sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rc = db_fail(st, rc, "read", err);
+        done(s);
+        return poison(st, rc, err);
+    }
+    done(s);
+    if (rc == SQLITE_ROW)
+        return 0; /* equal values are stored once */
+
+    /* A row whose id does not match its content would read back as corrupted forever. */
+    char digest[SM_SHA256_HEX_LEN + 1];
+    artifact_digest(a->type_json, payload, len, digest);
+    if (strcmp(digest, a->id) != 0)
+        return sm_errf(err, SM_EINVAL,
+                       "cannot store artifact '%s': its id is not the SHA-256 of its type, "
+                       "\"\\n\" and its payload ('%s'); compute the id from what is stored",
+                       a->id, digest);
+
+    char key[SM_SHA256_HEX_LEN + 1] = "";
+    if (len > SM_STORE_INLINE_MAX_BYTES) {
+        rc = sm_blob_put(st->blobs, payload, len, key, err);
+        if (rc)
+            return poison(st, rc, err);
+    }
+    s = stmt(st, S_ART_PUT, err);
+    if (!s)
+        return poison(st, st->prep_rc, err);
+    int brc = SQLITE_OK;
+    BIND(sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC));
+    BIND(sqlite3_bind_text(s, 2, a->type_json, -1, SQLITE_STATIC));
+    BIND(sqlite3_bind_text(s, 3, a->summary_json, -1, SQLITE_STATIC));
+    BIND(sqlite3_bind_int64(s, 4, (int64_t)len));
+    if (key[0]) {
+        BIND(sqlite3_bind_null(s, 5));
+        BIND(sqlite3_bind_text(s, 6, key, -1, SQLITE_STATIC));
+    } else {
+        BIND(sqlite3_bind_blob(s, 5, payload, (int)len, SQLITE_STATIC));
+        BIND(sqlite3_bind_null(s, 6));
+    }
+    BIND(sqlite3_bind_int64(s, 7, a->created_at));
+    rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    if (brc != SQLITE_OK)
+        done(s);
+    if (rc)
+        return poison(st, rc, err);
+    st->dirty = true;
+    return 0;
+}
+
+static int sq_put_edge(struct sm_store *base, const struct sm_edge_rec *e, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (!st->in_batch)
+        return outside_batch(st, "write an edge", err);
+    sqlite3_stmt *s = stmt(st, S_EDGE_PUT, err);
+    if (!s)
+        return poison(st, st->prep_rc, err);
+    int brc = SQLITE_OK;
+    BIND(sqlite3_bind_text(s, 1, e->id, -1, SQLITE_STATIC));
+    BIND(sqlite3_bind_text(s, 2, e->root_id, -1, SQLITE_STATIC));
+    BIND(bind_id(s, 3, e->source_run_id));
+    BIND(bind_id(s, 4, e->destination_run_id));
+    BIND(bind_text(s, 5, e->destination_name));
+    BIND(bind_id(s, 6, e->artifact_id));
+    BIND(bind_id(s, 7, e->parent_id));
+    BIND(sqlite3_bind_int64(s, 8, e->created_at));
+    BIND(sqlite3_bind_int64(s, 9, e->updated_at));
+    int rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    if (brc != SQLITE_OK)
+        done(s);
+    if (rc)
+        return poison(st, rc, err);
+    st->dirty = true;
+    return 0;
+}
+
+/* The stored status of pipeline run root_id into *status (-1 when there is none). */
+static int stored_status(struct sqlite_store *st, const char *root_id, int *status,
+                         struct sm_err *err)
+{
+    sqlite3_stmt *s = stmt(st, S_PIPE_STATUS, err);
+    if (!s)
+        return st->prep_rc;
+    sqlite3_bind_text(s, 1, root_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    int out = 0;
+    *status = -1;
+    if (rc == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        *status = sm_pipeline_status_parse(name);
+        if (*status < 0)
+            out = sm_errf(err, SM_ECORRUPT,
+                          "cannot read pipeline run '%s' in store '%s': unknown status '%s'; "
+                          "restore the store from a backup",
+                          root_id, st->db_path, name ? name : "(null)");
+    } else if (rc != SQLITE_DONE) {
+        out = db_fail(st, rc, "read", err);
+    }
+    done(s);
+    return out;
+}
+
+static int sq_put_pipeline(struct sm_store *base, const struct sm_pipeline_rec *p,
+                           struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (!st->in_batch)
+        return outside_batch(st, "write a pipeline run", err);
+    int from;
+    int rc = stored_status(st, p->root_id, &from, err);
+    if (rc)
+        return rc == SM_ECORRUPT ? rc : poison(st, rc, err);
+    rc = sm_pipeline_check_transition(from, p->status, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = stmt(st, S_PIPE_PUT, err);
+    if (!s)
+        return poison(st, st->prep_rc, err);
+    int brc = SQLITE_OK;
+    BIND(sqlite3_bind_text(s, 1, p->root_id, -1, SQLITE_STATIC));
+    BIND(bind_text(s, 2, sm_pipeline_status_name((enum sm_pipeline_status)p->status)));
+    BIND(bind_text(s, 3, p->kind));
+    BIND(bind_text(s, 4, p->cache_namespace));
+    BIND(bind_text(s, 5, p->user));
+    BIND(bind_text(s, 6, p->git_json));
+    BIND(bind_text(s, 7, p->settings_json));
+    BIND(bind_text(s, 8, p->client_version));
+    BIND(bind_text(s, 9, p->run_command));
+    BIND(bind_text(s, 10, p->python));
+    BIND(bind_text(s, 11, p->cwd));
+    BIND(bind_text(s, 12, p->sys_path_json));
+    BIND(bind_time(s, 13, p->driver_pid));
+    BIND(bind_time(s, 14, p->driver_start));
+    BIND(bind_text(s, 15, p->driver_host));
+    BIND(sqlite3_bind_int64(s, 16, p->created_at));
+    BIND(sqlite3_bind_int64(s, 17, p->updated_at));
+    BIND(bind_time(s, 18, p->ended_at));
+    BIND(sqlite3_bind_int64(s, 19, st->batch_seq));
+    rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    if (brc != SQLITE_OK)
+        done(s);
+    if (rc)
+        return poison(st, rc, err);
+    st->dirty = true;
+    return 0;
+}
+
+static int sq_put_source(struct sm_store *base, const char *text, size_t len,
+                         char id_out[SM_SHA256_HEX_LEN + 1], struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (!st->in_batch)
+        return outside_batch(st, "write a source", err);
+    if (len > INT_MAX)
+        return sm_errf(err, SM_ETOOBIG, "cannot store a source of %zu bytes: at most %d", len,
+                       INT_MAX);
+    uint8_t digest[SM_SHA256_LEN];
+    sm_sha256(text, len, digest);
+    sm_hex(digest, SM_SHA256_LEN, id_out);
+    sqlite3_stmt *s = stmt(st, S_SRC_PUT, err);
+    if (!s)
+        return poison(st, st->prep_rc, err);
+    int brc = SQLITE_OK;
+    BIND(sqlite3_bind_text(s, 1, id_out, SM_SHA256_HEX_LEN, SQLITE_STATIC));
+    BIND(sqlite3_bind_text(s, 2, text, (int)len, SQLITE_STATIC));
+    int rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    if (brc != SQLITE_OK)
+        done(s);
+    if (rc)
+        return poison(st, rc, err);
+    st->dirty = true;
+    return 0;
+}
+
+static int sq_append_log(struct sm_store *base, const struct sm_log_rec *line, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (!st->in_batch)
+        return outside_batch(st, "append a log line", err);
+    sqlite3_stmt *s = stmt(st, S_LOG_PUT, err);
+    if (!s)
+        return poison(st, st->prep_rc, err);
+    size_t len = line->len ? line->len : strlen(line->text);
+    if (len > INT_MAX)
+        return sm_errf(err, SM_ETOOBIG, "cannot store a log line of %zu bytes: at most %d", len,
+                       INT_MAX);
+    int brc = SQLITE_OK;
+    BIND(sqlite3_bind_text(s, 1, line->run_id, -1, SQLITE_STATIC));
+    BIND(sqlite3_bind_int(s, 2, line->stream));
+    BIND(sqlite3_bind_int64(s, 3, line->ts));
+    BIND(sqlite3_bind_text(s, 4, line->text, (int)len, SQLITE_STATIC));
+    int rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    if (brc != SQLITE_OK)
+        done(s);
+    if (rc)
+        return poison(st, rc, err);
+    st->dirty = true;
+    return 0;
+}
+
+/* ------------------------------------------------------------ reads */
+
+static int sq_get_run(struct sm_store *base, const char *id, struct sm_run_rec *out,
+                      struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    sqlite3_stmt *s = stmt(st, S_RUN_GET, err);
+    if (!s)
+        return st->prep_rc;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    int out_rc = 0;
+    if (rc == SQLITE_ROW) {
+        struct texts t;
+        texts_init(&t, st, true);
+        run_from_row(&t, s, out);
+        out_rc = texts_finish(&t, "run", id, err);
+    } else if (rc == SQLITE_DONE) {
+        out_rc = not_found(err, "run", id);
+    } else {
+        out_rc = db_fail(st, rc, "read", err);
+    }
+    done(s);
+    return out_rc;
+}
+
+/* Append `text` to b, each LIKE wildcard and the escape character escaped with '\'. */
+static int add_like_pattern(struct sm_buf *b, const char *text)
+{
+    int rc = sm_buf_addc(b, '%');
+    for (const char *c = text; *c && rc == 0; c++) {
+        if (*c == '%' || *c == '_' || *c == '\\')
+            rc = sm_buf_addc(b, '\\');
+        if (rc == 0)
+            rc = sm_buf_addc(b, *c);
+    }
+    return rc ? rc : sm_buf_addc(b, '%');
+}
+
+static unsigned query_shape(const struct sm_run_query *q)
+{
+    unsigned shape = 0;
+    shape |= q->root_id ? Q_ROOT : 0;
+    shape |= q->parent_id ? Q_PARENT : 0;
+    shape |= q->function_path ? Q_FUNCTION_PATH : 0;
+    shape |= q->name ? Q_NAME : 0;
+    shape |= q->tag ? Q_TAG : 0;
+    shape |= q->cache_key ? Q_CACHE_KEY : 0;
+    shape |= q->search ? Q_SEARCH : 0;
+    shape |= q->state_mask ? Q_STATES : 0;
+    shape |= q->roots_only ? Q_ROOTS_ONLY : 0;
+    shape |= q->oldest_first ? Q_OLDEST_FIRST : 0;
+    return shape;
+}
+
+/* The SQL of one query shape; values are always bound, never pasted in. */
+static int query_sql(unsigned shape, struct sm_buf *b)
+{
+    int rc = sm_buf_adds(b, "SELECT " RUN_COLS " FROM runs WHERE 1");
+    if (shape & Q_ROOT)
+        rc = rc ? rc : sm_buf_adds(b, " AND root_id = :root");
+    if (shape & Q_PARENT)
+        rc = rc ? rc : sm_buf_adds(b, " AND parent_id = :parent");
+    if (shape & Q_FUNCTION_PATH)
+        rc = rc ? rc : sm_buf_adds(b, " AND function_path = :function_path");
+    if (shape & Q_NAME)
+        rc = rc ? rc : sm_buf_adds(b, " AND name = :name");
+    if (shape & Q_TAG)
+        /* CASE guards json_each(), which fails the whole query on a malformed array. */
+        rc = rc ? rc
+                : sm_buf_adds(b, " AND CASE WHEN json_valid(tags) THEN EXISTS (SELECT 1 FROM "
+                                 "json_each(runs.tags) WHERE value = :tag) ELSE 0 END");
+    if (shape & Q_CACHE_KEY)
+        rc = rc ? rc : sm_buf_adds(b, " AND cache_key = :cache_key");
+    if (shape & Q_SEARCH)
+        rc = rc ? rc
+                : sm_buf_adds(b, " AND (id LIKE :search ESCAPE '\\' OR name LIKE :search ESCAPE "
+                                 "'\\' OR function_path LIKE :search ESCAPE '\\' OR tags LIKE "
+                                 ":search ESCAPE '\\')");
+    if (shape & Q_STATES)
+        rc = rc ? rc : sm_buf_adds(b, " AND (:states >> state) & 1");
+    if (shape & Q_ROOTS_ONLY)
+        rc = rc ? rc : sm_buf_adds(b, " AND id = root_id");
+    if (shape & Q_OLDEST_FIRST)
+        rc = rc ? rc : sm_buf_adds(b, " ORDER BY created_at ASC, id ASC");
+    else
+        rc = rc ? rc : sm_buf_adds(b, " ORDER BY created_at DESC, id DESC");
+    return rc ? rc : sm_buf_adds(b, " LIMIT :limit");
+}
+
+static int bind_named_text(sqlite3_stmt *s, const char *name, const char *v,
+                           sqlite3_destructor_type d)
+{
+    int i = sqlite3_bind_parameter_index(s, name);
+    return i ? sqlite3_bind_text(s, i, v, -1, d) : SQLITE_OK;
+}
+
+static int sq_list_runs(struct sm_store *base, const struct sm_run_query *q, sm_run_fn fn,
+                        void *ctx, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    unsigned shape = query_shape(q);
+    sqlite3_stmt *s = st->list_runs[shape];
+    bool owned = false;
+    /* A callback listing the same shape again gets a statement of its own. */
+    if (!s || sqlite3_stmt_busy(s)) {
+        struct sm_buf sql = SM_BUF_INIT(1 << 16);
+        int rc = query_sql(shape, &sql);
+        if (rc) {
+            sm_buf_release(&sql);
+            return sm_errf(err, rc, "cannot list runs: the query is too long");
+        }
+        owned = s != NULL;
+        rc = sqlite3_prepare_v3(st->db, sql.data, (int)sql.len,
+                                owned ? 0 : SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        sm_buf_release(&sql);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(s);
+            return db_fail(st, rc, "read", err);
+        }
+        if (!owned)
+            st->list_runs[shape] = s;
+    }
+
+    struct sm_buf pattern = SM_BUF_INIT(1 << 20);
+    int brc = SQLITE_OK;
+    BIND(bind_named_text(s, ":root", q->root_id, SQLITE_STATIC));
+    BIND(bind_named_text(s, ":parent", q->parent_id, SQLITE_STATIC));
+    BIND(bind_named_text(s, ":function_path", q->function_path, SQLITE_STATIC));
+    BIND(bind_named_text(s, ":name", q->name, SQLITE_STATIC));
+    BIND(bind_named_text(s, ":tag", q->tag, SQLITE_STATIC));
+    BIND(bind_named_text(s, ":cache_key", q->cache_key, SQLITE_STATIC));
+    if (q->search) {
+        if (add_like_pattern(&pattern, q->search) != 0)
+            brc = SQLITE_TOOBIG;
+        else
+            BIND(bind_named_text(s, ":search", pattern.data, SQLITE_STATIC));
+    }
+    if (q->state_mask)
+        BIND(sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":states"), q->state_mask));
+    BIND(sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":limit"),
+                            q->limit > 0 ? q->limit : -1));
+
+    int out = 0;
+    if (brc != SQLITE_OK) {
+        out = brc == SQLITE_TOOBIG
+                  ? sm_errf(err, SM_ETOOBIG, "cannot list runs: the search text is too long")
+                  : db_fail(st, brc, "read", err);
+    } else {
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            struct sm_run_rec r;
+            struct texts t;
+            texts_init(&t, st, false);
+            run_from_row(&t, s, &r);
+            out = fn(ctx, &r);
+            if (out)
+                break;
+        }
+        if (!out && rc != SQLITE_DONE)
+            out = db_fail(st, rc, "read", err);
+    }
+    if (owned)
+        sqlite3_finalize(s);
+    else
+        done(s);
+    sm_buf_release(&pattern);
+    return out;
+}
+
+/* Verify that type_json "\n" payload hashes to the artifact's id. */
+static int check_artifact(const struct sm_artifact_rec *a, const char *payload, size_t len,
+                          struct sm_err *err)
+{
+    char digest[SM_SHA256_HEX_LEN + 1];
+    artifact_digest(a->type_json, payload, len, digest);
+    if (strcmp(digest, a->id) == 0)
+        return 0;
+    return sm_errf(err, SM_ECORRUPT,
+                   "artifact '%s' is corrupted: its stored type and payload hash to '%.16s...'; "
+                   "restore the store from a backup, or delete the artifact and rerun the "
+                   "pipeline",
+                   a->id, digest);
+}
+
+static int sq_get_artifact(struct sm_store *base, const char *id, struct sm_artifact_rec *out,
+                           struct sm_buf *payload, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    sqlite3_stmt *s = stmt(st, S_ART_GET, err);
+    if (!s)
+        return st->prep_rc;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? not_found(err, "artifact", id) : db_fail(st, rc, "read", err);
+        done(s);
+        return rc;
+    }
+    struct texts t;
+    texts_init(&t, st, true);
+    artifact_from_row(&t, s, out);
+    rc = texts_finish(&t, "artifact", id, err);
+    size_t start = payload ? payload->len : 0;
+    if (!rc && payload && !out->blob_key[0]) {
+        const void *bytes = sqlite3_column_blob(s, 6);
+        size_t n = (size_t)sqlite3_column_bytes(s, 6);
+        if (n && sm_buf_add(payload, bytes, n) != 0)
+            rc = sm_errf(err, SM_ETOOBIG,
+                         "cannot read artifact '%s': its payload (%zu bytes) is larger than the "
+                         "buffer's cap (%zu bytes)",
+                         id, n, payload->max_len);
+    }
+    done(s);
+    if (rc || !payload)
+        return rc;
+    if (out->blob_key[0]) {
+        struct sm_err blob_err = SM_ERR_INIT;
+        rc = sm_blob_get(st->blobs, out->blob_key, payload, &blob_err);
+        if (rc == SM_ENOTFOUND)
+            return sm_errf(err, SM_ECORRUPT,
+                           "artifact '%s' is corrupted: its blob '%s' is missing from '%s'; "
+                           "restore it from a backup, or delete the artifact and rerun the "
+                           "pipeline",
+                           id, out->blob_key, sm_blobs_dir(st->blobs));
+        if (rc)
+            return sm_errf(err, rc, "%s", blob_err.msg);
+    }
+    rc = check_artifact(out, payload->data ? payload->data + start : "", payload->len - start, err);
+    if (rc)
+        sm_buf_truncate(payload, start);
+    return rc;
+}
+
+static int list_edges_with(struct sqlite_store *st, sqlite3_stmt *s, sm_edge_fn fn, void *ctx,
+                           struct sm_err *err)
+{
+    int out = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct sm_edge_rec e;
+        struct texts t;
+        texts_init(&t, st, false);
+        edge_from_row(&t, s, &e);
+        out = fn(ctx, &e);
+        if (out)
+            break;
+    }
+    if (!out && rc != SQLITE_DONE)
+        out = db_fail(st, rc, "read", err);
+    done(s);
+    return out;
+}
+
+/* A cached listing statement, or a fresh one (*owned) when a callback is still stepping it. */
+static sqlite3_stmt *listing_stmt(struct sqlite_store *st, enum stmt_id id, bool *owned,
+                                  struct sm_err *err)
+{
+    *owned = false;
+    sqlite3_stmt *s = stmt(st, id, err);
+    if (s && sqlite3_stmt_busy(s)) {
+        sqlite3_stmt *fresh = NULL;
+        int rc = sqlite3_prepare_v2(st->db, sql_text[id], -1, &fresh, NULL);
+        if (rc != SQLITE_OK) {
+            st->prep_rc = db_fail(st, rc, "read", err);
+            sqlite3_finalize(fresh);
+            return NULL;
+        }
+        *owned = true;
+        s = fresh;
+    }
+    return s;
+}
+
+static void listing_done(sqlite3_stmt *s, bool owned)
+{
+    if (owned)
+        sqlite3_finalize(s);
+}
+
+static int sq_list_edges(struct sm_store *base, const char *root_id, const char *run_id,
+                         sm_edge_fn fn, void *ctx, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    enum stmt_id id = root_id ? (run_id ? S_EDGES_ROOT_RUN : S_EDGES_ROOT) : S_EDGES_RUN;
+    bool owned;
+    sqlite3_stmt *s = listing_stmt(st, id, &owned, err);
+    if (!s)
+        return st->prep_rc;
+    if (root_id)
+        sqlite3_bind_text(s, 1, root_id, -1, SQLITE_STATIC);
+    if (run_id)
+        sqlite3_bind_text(s, 2, run_id, -1, SQLITE_STATIC);
+    int rc = list_edges_with(st, s, fn, ctx, err);
+    listing_done(s, owned);
+    return rc;
+}
+
+static int sq_list_artifacts(struct sm_store *base, const char *root_id, sm_artifact_fn fn,
+                             void *ctx, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    bool owned;
+    sqlite3_stmt *s = listing_stmt(st, S_ARTS_ROOT, &owned, err);
+    if (!s)
+        return st->prep_rc;
+    sqlite3_bind_text(s, 1, root_id, -1, SQLITE_STATIC);
+    int out = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct sm_artifact_rec a;
+        struct texts t;
+        texts_init(&t, st, false);
+        artifact_from_row(&t, s, &a);
+        out = fn(ctx, &a);
+        if (out)
+            break;
+    }
+    if (!out && rc != SQLITE_DONE)
+        out = db_fail(st, rc, "read", err);
+    done(s);
+    listing_done(s, owned);
+    return out;
+}
+
+static int sq_get_pipeline(struct sm_store *base, const char *root_id, struct sm_pipeline_rec *out,
+                           struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    sqlite3_stmt *s = stmt(st, S_PIPE_GET, err);
+    if (!s)
+        return st->prep_rc;
+    sqlite3_bind_text(s, 1, root_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    int out_rc = 0;
+    if (rc == SQLITE_ROW) {
+        struct texts t;
+        texts_init(&t, st, true);
+        pipeline_from_row(&t, s, out);
+        out_rc = texts_finish(&t, "pipeline run", root_id, err);
+        if (!out_rc && out->status < 0)
+            out_rc = sm_errf(err, SM_ECORRUPT,
+                             "cannot read pipeline run '%s' in store '%s': unknown status '%s'; "
+                             "restore the store from a backup",
+                             root_id, st->db_path, (const char *)sqlite3_column_text(s, 1));
+    } else if (rc == SQLITE_DONE) {
+        out_rc = not_found(err, "pipeline run", root_id);
+    } else {
+        out_rc = db_fail(st, rc, "read", err);
+    }
+    done(s);
+    return out_rc;
+}
+
+static int sq_get_source(struct sm_store *base, const char *id, struct sm_buf *out,
+                         struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    sqlite3_stmt *s = stmt(st, S_SRC_GET, err);
+    if (!s)
+        return st->prep_rc;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    int out_rc = 0;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(s, 0);
+        size_t n = (size_t)sqlite3_column_bytes(s, 0);
+        if (sm_buf_add(out, text ? (const char *)text : "", n) != 0)
+            out_rc = sm_errf(err, SM_ETOOBIG,
+                             "cannot read source '%s': it is larger (%zu bytes) than the "
+                             "buffer's cap (%zu bytes)",
+                             id, n, out->max_len);
+    } else if (rc == SQLITE_DONE) {
+        out_rc = not_found(err, "source", id);
+    } else {
+        out_rc = db_fail(st, rc, "read", err);
+    }
+    done(s);
+    return out_rc;
+}
+
+static int sq_read_logs(struct sm_store *base, const char *run_id, int64_t after_id, int64_t limit,
+                        sm_log_fn fn, void *ctx, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    bool owned;
+    sqlite3_stmt *s = listing_stmt(st, S_LOG_READ, &owned, err);
+    if (!s)
+        return st->prep_rc;
+    sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, after_id);
+    sqlite3_bind_int64(s, 3, limit > 0 ? limit : -1);
+    int out = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct sm_log_rec line;
+        line.id = sqlite3_column_int64(s, 0);
+        col_id(s, 1, line.run_id, sizeof(line.run_id));
+        line.stream = sqlite3_column_int(s, 2);
+        line.ts = sqlite3_column_int64(s, 3);
+        const unsigned char *text = sqlite3_column_text(s, 4);
+        line.text = text ? (const char *)text : "";
+        line.len = (size_t)sqlite3_column_bytes(s, 4);
+        out = fn(ctx, &line);
+        if (out)
+            break;
+    }
+    if (!out && rc != SQLITE_DONE)
+        out = db_fail(st, rc, "read", err);
+    done(s);
+    listing_done(s, owned);
+    return out;
+}
+
+/* ------------------------------------------------------------ maintenance */
+
+static int sq_set_pipeline_status(struct sm_store *base, const char *root_id, int status,
+                                  struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (st->in_batch)
+        return sm_errf(err, SM_ESTATE,
+                       "cannot set the status of pipeline run '%s' inside a batch; commit the "
+                       "batch first",
+                       root_id);
+    int rc = begin_tx(st, err);
+    if (rc)
+        return rc;
+    int64_t seq = 0;
+    int from = -1;
+    rc = read_seq(st, &seq, err);
+    if (!rc)
+        rc = stored_status(st, root_id, &from, err);
+    if (!rc && from < 0)
+        rc = not_found(err, "pipeline run", root_id);
+    if (!rc)
+        rc = sm_pipeline_check_transition(from, status, err);
+    if (rc || from == status)
+        goto out_rollback; /* an error, or nothing to change */
+
+    seq += 1;
+    int64_t now = sm_now_us();
+    bool ends = status == SM_PIPELINE_COMPLETE || status == SM_PIPELINE_FAILED ||
+                status == SM_PIPELINE_CANCELED;
+    const char *name = sm_pipeline_status_name((enum sm_pipeline_status)status);
+
+    sqlite3_stmt *s = stmt(st, S_PIPE_SET_STATUS, err);
+    if (!s) {
+        rc = st->prep_rc;
+        goto out_rollback;
+    }
+    sqlite3_bind_text(s, 1, root_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    bind_time(s, 4, ends ? now : 0);
+    sqlite3_bind_int64(s, 5, seq);
+    rc = step_done(st, s, "write", err);
+    if (rc)
+        goto out_rollback;
+
+    if (status == SM_PIPELINE_FAILED || status == SM_PIPELINE_CANCELED) {
+        s = stmt(st, S_RUNS_CANCEL, err);
+        if (!s) {
+            rc = st->prep_rc;
+            goto out_rollback;
+        }
+        sqlite3_bind_text(s, 1, root_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, now);
+        sqlite3_bind_int64(s, 3, seq);
+        rc = step_done(st, s, "write", err);
+        if (rc)
+            goto out_rollback;
+    }
+
+    char payload[64];
+    snprintf(payload, sizeof(payload), "{\"status\":\"%s\"}", name);
+    s = stmt(st, S_EVENT_PUT, err);
+    if (!s) {
+        rc = st->prep_rc;
+        goto out_rollback;
+    }
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_text(s, 2, "pipeline_status", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, root_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, payload, -1, SQLITE_STATIC);
+    rc = step_done(st, s, "write", err);
+    if (rc)
+        goto out_rollback;
+
+    s = stmt(st, S_SEQ_SET, err);
+    if (!s) {
+        rc = st->prep_rc;
+        goto out_rollback;
+    }
+    sqlite3_bind_int64(s, 1, seq);
+    rc = step_done(st, s, "write", err);
+    if (rc)
+        goto out_rollback;
+    s = stmt(st, S_COMMIT, err);
+    if (!s) {
+        rc = st->prep_rc;
+        goto out_rollback;
+    }
+    rc = step_done(st, s, "commit to", err);
+    if (rc)
+        goto out_rollback;
+    return 0;
+
+out_rollback:
+    rollback_tx(st);
+    return rc;
+}
+
+struct keep_ctx {
+    struct sqlite_store *st;
+    sqlite3_stmt *s;
+    int rc;
+    struct sm_err err;
+};
+
+/* Keep a blob that an artifact refers to; on a read error keep it too, and remember the error. */
+static bool keep_blob(void *ctx, const char *key)
+{
+    struct keep_ctx *k = ctx;
+    if (k->rc)
+        return true;
+    sqlite3_bind_text(k->s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(k->s);
+    bool keep = true;
+    if (rc == SQLITE_DONE)
+        keep = false;
+    else if (rc != SQLITE_ROW)
+        k->rc = db_fail(k->st, rc, "read", &k->err);
+    done(k->s);
+    return keep;
+}
+
+static int sq_gc_blobs(struct sm_store *base, size_t *n_removed, size_t *bytes_removed,
+                       struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (n_removed)
+        *n_removed = 0;
+    if (bytes_removed)
+        *bytes_removed = 0;
+    if (st->in_batch)
+        return sm_errf(err, SM_ESTATE,
+                       "cannot collect blobs of store '%s' inside a batch; commit the batch first",
+                       st->db_path);
+    struct keep_ctx k = {st, stmt(st, S_ART_KEEP, err), 0, SM_ERR_INIT};
+    if (!k.s)
+        return st->prep_rc;
+    /*
+     * Blobs are written only inside batches, which hold the write lock. Holding it here means
+     * no other process has written a blob whose artifact row is not yet committed.
+     */
+    int rc = begin_tx(st, err);
+    if (rc)
+        return rc;
+    rc = sm_blob_gc(st->blobs, keep_blob, &k, n_removed, bytes_removed, err);
+    rollback_tx(st);
+    if (!rc && k.rc)
+        rc = sm_errf(err, k.rc, "%s", k.err.msg);
+    return rc;
+}
+
+static int64_t sq_change_seq(struct sm_store *base)
+{
+    int64_t seq = -1;
+    if (read_seq(to_sq(base), &seq, NULL) != 0)
+        return -1;
+    return seq;
+}
+
+/* ------------------------------------------------------------ open, migrate, close */
+
+/* mkdir -p: create dir and its parents; the message names what could not be created. */
+static int make_dirs(const char *dir, struct sm_err *err)
+{
+    size_t n = strlen(dir);
+    char *path = sm_xmalloc(n + 1);
+    memcpy(path, dir, n + 1);
+    int rc = 0;
+    for (size_t i = 1; i <= n && rc == 0; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            char buf[128];
+            const char *why = strerror_r(e, buf, sizeof(buf));
+            rc = sm_errf(err, e == ENOSPC ? SM_ENOSPC : SM_EIO,
+                         "cannot create store directory '%s': %s; check '%s' or set SEMATIC_HOME "
+                         "to another directory",
+                         dir, why, path);
+        }
+        path[i] = c;
+    }
+    sm_free(path);
+    if (rc)
+        return rc;
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return sm_errf(err, SM_EIO,
+                       "cannot open store '%s': it exists and is not a directory; move it away or "
+                       "set SEMATIC_HOME to another directory",
+                       dir);
+    return 0;
+}
+
+static long version_number(const char *v)
+{
+    char *end;
+    errno = 0;
+    long n = v ? strtol(v, &end, 10) : -1;
+    if (!v || errno || end == v || *end)
+        return -1;
+    return n;
+}
+
+/*
+ * Which known migrations are applied (applied[i]), whether the table of
+ * versions exists, and SM_ECORRUPT for a version this program does not know.
+ */
+static int scan_versions(struct sqlite_store *st, bool *applied, bool *has_table,
+                         struct sm_err *err)
+{
+    for (size_t i = 0; i < sm__store_n_migrations; i++)
+        applied[i] = false;
+    *has_table = false;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name "
+                                "= 'schema_migrations'",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *has_table = sqlite3_column_int(s, 0) > 0;
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc != SQLITE_OK)
+        return db_fail(st, rc, "open", err);
+    if (!*has_table)
+        return 0;
+
+    long newest_known = version_number(sm__store_migrations[sm__store_n_migrations - 1].version);
+    int out = 0;
+    rc = sqlite3_prepare_v2(st->db, "SELECT version FROM schema_migrations", -1, &s, NULL);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        size_t i = 0;
+        while (i < sm__store_n_migrations && strcmp(sm__store_migrations[i].version, v) != 0)
+            i++;
+        if (i < sm__store_n_migrations) {
+            applied[i] = true;
+            continue;
+        }
+        long n = version_number(v);
+        if (n > newest_known)
+            out = sm_errf(err, SM_ECORRUPT,
+                          "store '%s' was written by a newer sematic (schema version %s); "
+                          "upgrade sematic",
+                          st->db_path, v);
+        else
+            out = sm_errf(err, SM_ECORRUPT,
+                          "store '%s' has schema version '%s', which this sematic does not know; "
+                          "restore it from a backup or upgrade sematic",
+                          st->db_path, v ? v : "(null)");
+        rc = SQLITE_DONE;
+        break;
+    }
+    if (!out && rc != SQLITE_DONE)
+        out = db_fail(st, rc, "open", err);
+    sqlite3_finalize(s);
+    return out;
+}
+
+static bool all_applied(const bool *applied)
+{
+    for (size_t i = 0; i < sm__store_n_migrations; i++)
+        if (!applied[i])
+            return false;
+    return true;
+}
+
+/* Bring the schema up to date, in one transaction; opening an up-to-date store takes no lock. */
+static int migrate(struct sqlite_store *st, struct sm_err *err)
+{
+    bool *applied = sm_xcalloc(sm__store_n_migrations, sizeof(bool));
+    bool has_table;
+    int rc = scan_versions(st, applied, &has_table, err);
+    if (rc || all_applied(applied))
+        goto out;
+
+    /* Another process may be migrating too: take the write lock, then look again. */
+    rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_fail(st, rc, "lock", err);
+        goto out;
+    }
+    rc = sqlite3_exec(st->db, sm__store_migrations_table_sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_fail(st, rc, "migrate", err);
+        goto out_rollback;
+    }
+    rc = scan_versions(st, applied, &has_table, err);
+    if (rc)
+        goto out_rollback;
+    for (size_t i = 0; i < sm__store_n_migrations; i++) {
+        if (applied[i])
+            continue;
+        rc = sqlite3_exec(st->db, sm__store_migrations[i].up_sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            rc = db_fail(st, rc, "migrate", err);
+            goto out_rollback;
+        }
+        sqlite3_stmt *s = NULL;
+        rc = sqlite3_prepare_v2(st->db, "INSERT INTO schema_migrations (version) VALUES (?1)", -1,
+                                &s, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(s, 1, sm__store_migrations[i].version, -1, SQLITE_STATIC);
+            rc = sqlite3_step(s);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        }
+        if (rc != SQLITE_OK)
+            rc = db_fail(st, rc, "migrate", err);
+        sqlite3_finalize(s);
+        if (rc)
+            goto out_rollback;
+        st->n_migrated++;
+    }
+    rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_fail(st, rc, "migrate", err);
+        goto out_rollback;
+    }
+    goto out;
+
+out_rollback:
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    st->n_migrated = 0;
+out:
+    sm_free(applied);
+    return rc;
+}
+
+static void sq_close(struct sm_store *base)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (st->in_batch)
+        rollback_tx(st);
+    for (int i = 0; i < N_STMT; i++)
+        sqlite3_finalize(st->stmts[i]);
+    for (int i = 0; i < N_QUERY_SHAPES; i++)
+        sqlite3_finalize(st->list_runs[i]);
+    sqlite3_close_v2(st->db);
+    sm_blobs_close(st->blobs);
+    sm_buf_release(&st->scratch);
+    sm_free(st->db_path);
+    sm_free(st->base.home);
+    sm_free(st);
+}
+
+static int open_db(struct sqlite_store *st, enum sm_store_sync sync, struct sm_err *err)
+{
+    int rc =
+        sqlite3_open_v2(st->db_path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        if (!st->db)
+            return sm_errf(err, SM_ENOMEM, "cannot open store '%s': out of memory", st->db_path);
+        return db_fail(st, rc, "open", err);
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    /* The first statement reads the file's header: a file that is not a database fails here. */
+    rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db,
+                          sync == SM_STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                                     : "PRAGMA synchronous = NORMAL",
+                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(st, rc, "open", err);
+    return 0;
+}
+
+struct sm_store *sm_store_open_sqlite(const char *home, enum sm_store_sync sync, struct sm_err *err)
+{
+    if (!home || !home[0]) {
+        sm_errf(err, SM_EINVAL, "invalid store home: empty; pass a directory");
+        return NULL;
+    }
+    if (sync != SM_STORE_SYNC_FULL && sync != SM_STORE_SYNC_NORMAL) {
+        sm_errf(err, SM_EINVAL, "invalid store sync mode %d: pass SM_STORE_SYNC_FULL or _NORMAL",
+                (int)sync);
+        return NULL;
+    }
+    if (make_dirs(home, err) != 0)
+        return NULL;
+
+    struct sqlite_store *st = sm_xcalloc(1, sizeof(*st));
+    st->base.ops = &sqlite_ops;
+    st->base.home = dup_string(home);
+    st->db_path = join_path(home, "sematic.db");
+    sm_buf_init(&st->scratch, SCRATCH_MAX_BYTES);
+
+    if (open_db(st, sync, err) != 0 || migrate(st, err) != 0)
+        goto fail_close;
+    char *blob_dir = join_path(home, "blobs");
+    st->blobs = sm_blobs_open(blob_dir, err);
+    sm_free(blob_dir);
+    if (!st->blobs)
+        goto fail_close;
+    return &st->base;
+
+fail_close:
+    sq_close(&st->base);
+    return NULL;
+}
+
+int sm__store_sqlite_n_migrated(const struct sm_store *s)
+{
+    if (!s || s->ops != &sqlite_ops)
+        return -1;
+    return ((const struct sqlite_store *)s)->n_migrated;
+}
+
+/* ------------------------------------------------------------ schema tools (tests, `sematic`) */
+
+/* A bare handle on db_path for the schema tools: no migration, no blobs. */
+static int open_bare(struct sqlite_store *st, const char *db_path, struct sm_err *err)
+{
+    memset(st, 0, sizeof(*st));
+    st->db_path = (char *)db_path;
+    st->base.home = (char *)db_path;
+    int rc = sqlite3_open_v2(db_path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = st->db ? db_fail(st, rc, "open", err)
+                    : sm_errf(err, SM_ENOMEM, "cannot open store '%s': out of memory", db_path);
+        sqlite3_close_v2(st->db);
+        st->db = NULL;
+        return rc;
+    }
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    return 0;
+}
+
+int sm__store_dump_schema(const char *db_path, struct sm_buf *out, struct sm_err *err)
+{
+    struct sqlite_store st;
+    int rc = open_bare(&st, db_path, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = NULL;
+    int brc = 0;
+    rc = sqlite3_prepare_v2(st.db,
+                            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT "
+                            "LIKE 'sqlite_%' ORDER BY tbl_name, type DESC, name",
+                            -1, &s, NULL);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        brc = brc ? brc : sm_buf_adds(out, (const char *)sqlite3_column_text(s, 0));
+        brc = brc ? brc : sm_buf_adds(out, ";\n");
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    brc = brc ? brc : sm_buf_adds(out, "-- versions:");
+    if (rc == SQLITE_DONE)
+        rc = sqlite3_prepare_v2(st.db, "SELECT version FROM schema_migrations ORDER BY version", -1,
+                                &s, NULL);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        brc = brc ? brc : sm_buf_addc(out, ' ');
+        brc = brc ? brc : sm_buf_adds(out, (const char *)sqlite3_column_text(s, 0));
+    }
+    brc = brc ? brc : sm_buf_addc(out, '\n');
+    int out_rc = 0;
+    if (rc != SQLITE_DONE)
+        out_rc = db_fail(&st, rc, "read", err);
+    else if (brc)
+        out_rc = sm_errf(err, brc, "cannot dump the schema of '%s': it is too long", db_path);
+    sqlite3_finalize(s);
+    sqlite3_close_v2(st.db);
+    return out_rc;
+}
+
+int sm__store_migrate_down(const char *db_path, const char *to, struct sm_err *err)
+{
+    struct sqlite_store st;
+    int rc = open_bare(&st, db_path, err);
+    if (rc)
+        return rc;
+    long floor = version_number(to);
+    bool *applied = sm_xcalloc(sm__store_n_migrations, sizeof(bool));
+    bool has_table;
+    rc = sqlite3_exec(st.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_fail(&st, rc, "lock", err);
+        goto out;
+    }
+    rc = scan_versions(&st, applied, &has_table, err);
+    for (size_t i = sm__store_n_migrations; rc == 0 && i-- > 0;) {
+        const struct sm__migration *m = &sm__store_migrations[i];
+        if (!applied[i] || version_number(m->version) <= floor)
+            continue;
+        rc = sqlite3_exec(st.db, m->down_sql, NULL, NULL, NULL);
+        sqlite3_stmt *s = NULL;
+        if (rc == SQLITE_OK)
+            rc = sqlite3_prepare_v2(st.db, "DELETE FROM schema_migrations WHERE version = ?1", -1,
+                                    &s, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(s, 1, m->version, -1, SQLITE_STATIC);
+            rc = sqlite3_step(s);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        }
+        if (rc != SQLITE_OK)
+            rc = db_fail(&st, rc, "migrate", err);
+        sqlite3_finalize(s);
+    }
+    if (rc == 0) {
+        rc = sqlite3_exec(st.db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            rc = db_fail(&st, rc, "migrate", err);
+    }
+out:
+    if (rc && !sqlite3_get_autocommit(st.db))
+        sqlite3_exec(st.db, "ROLLBACK", NULL, NULL, NULL);
+    sm_free(applied);
+    sqlite3_close_v2(st.db);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the table */
+
+static const struct sm_store_ops sqlite_ops = {
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .put_run = sq_put_run,
+    .put_artifact = sq_put_artifact,
+    .put_edge = sq_put_edge,
+    .put_pipeline = sq_put_pipeline,
+    .put_source = sq_put_source,
+    .append_log = sq_append_log,
+    .get_run = sq_get_run,
+    .list_runs = sq_list_runs,
+    .get_artifact = sq_get_artifact,
+    .list_edges = sq_list_edges,
+    .list_artifacts = sq_list_artifacts,
+    .get_pipeline = sq_get_pipeline,
+    .get_source = sq_get_source,
+    .read_logs = sq_read_logs,
+    .set_pipeline_status = sq_set_pipeline_status,
+    .gc_blobs = sq_gc_blobs,
+    .change_seq = sq_change_seq,
+};

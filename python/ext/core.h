@@ -21,6 +21,7 @@
 #include <Python.h>
 #include <stdint.h>
 
+#include "codec.h"
 #include "types.h"
 
 extern PyModuleDef sm_core_module_def;
@@ -43,6 +44,7 @@ struct sm_py_state {
     PyObject *error_base;        /* _core.SematicError, base of one class per SM_E* code */
     PyObject *error_by_code;     /* dict: int code -> exception class */
     struct sm_types_state types; /* owned by types.c */
+    struct sm_codec_state codec; /* owned by codec.c */
 
     PyTypeObject *graph_type;         /* _core.Graph */
     PyTypeObject *future_type;        /* _core.FutureBase */

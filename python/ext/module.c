@@ -68,6 +68,8 @@ static int module_exec(PyObject *m)
         goto error;
     if (sm_types_exec(m, &st->types) < 0)
         goto error;
+    if (sm_codec_exec(m, &st->codec) < 0)
+        goto error;
     if (sm_engine_exec(m, st) < 0)
         goto error;
     if (PyModule_AddStringConstant(m, "VERSION", SM_VERSION) < 0)
@@ -84,6 +86,8 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->error_by_code);
     if (sm_types_traverse(&st->types, visit, arg))
         return -1;
+    if (sm_codec_traverse(&st->codec, visit, arg))
+        return -1;
     return sm_engine_traverse(st, visit, arg);
 }
 
@@ -92,6 +96,7 @@ static int module_clear(PyObject *m)
     struct sm_py_state *st = sm_py_state_of(m);
     Py_CLEAR(st->error_base);
     Py_CLEAR(st->error_by_code);
+    sm_codec_clear(&st->codec);
     sm_types_clear(&st->types);
     sm_engine_clear(st);
     return 0;

@@ -30,23 +30,6 @@
 #define SM_DOCS_TYPES_URL                                                                          \
     "https://docs.sematic.dev/type-support/type-support#what-types-are-supported"
 
-enum type_kind {
-    KIND_OBJECT,    /* object: anything, unchanged */
-    KIND_NONE,      /* NoneType */
-    KIND_BOOL,      /* bool: default rule, bool(x) never fails */
-    KIND_INT,       /* int: default rule with fast paths */
-    KIND_FLOAT,     /* float: default rule with fast paths */
-    KIND_STR,       /* str: instances only */
-    KIND_CLASS,     /* any other class: isinstance, else cls(value) */
-    KIND_ENUM,      /* Enum subclass: cast as KIND_CLASS, can-cast only to itself */
-    KIND_LIST,      /* List[T] / list[T] */
-    KIND_SET,       /* Set[T] / set[T] */
-    KIND_TUPLE,     /* Tuple[A, B] / tuple[A, B] */
-    KIND_DICT,      /* Dict[K, V] / dict[K, V] */
-    KIND_UNION,     /* Union[...] / Optional[T] / A | B */
-    KIND_DATACLASS, /* a dataclass */
-};
-
 struct sm_type {
     PyObject_HEAD
     enum type_kind kind;
@@ -59,6 +42,7 @@ struct sm_type {
     PyObject *field_names; /* KIND_DATACLASS: tuple of field names, once resolved */
     Py_ssize_t n_children;
     PyObject **children; /* compiled args, filled on first use (NULL until then) */
+    PyObject *codec;     /* codec.c's cache for this type (sm_type_codec_slot), NULL until used */
 };
 
 #define TYPE(o) ((struct sm_type *)(o))
@@ -275,6 +259,7 @@ static PyObject *type_new(struct sm_types_state *ts, enum type_kind kind, PyObje
     t->field_names = NULL;
     t->n_children = 0;
     t->children = NULL;
+    t->codec = NULL;
     PyObject_GC_Track(t);
     return (PyObject *)t;
 }
@@ -1919,6 +1904,67 @@ PyObject *sm_type_getitem_key_type(PyObject *container_type)
 }
 
 /* ------------------------------------------------------------------ */
+/* Reading a Type (for codec.c)                                        */
+/* ------------------------------------------------------------------ */
+
+enum type_kind sm_type_kind(PyObject *type)
+{
+    return TYPE(type)->kind;
+}
+
+PyObject *sm_type_class(PyObject *type)
+{
+    return TYPE(type)->cls;
+}
+
+Py_ssize_t sm_type_n_args(PyObject *type)
+{
+    return TYPE(type)->n_children;
+}
+
+PyObject *sm_type_arg_annotation(PyObject *type, Py_ssize_t i)
+{
+    assert(i >= 0 && i < TYPE(type)->n_children);
+    return PyTuple_GET_ITEM(TYPE(type)->args, i);
+}
+
+PyObject *sm_type_arg(PyObject *type, Py_ssize_t i)
+{
+    assert(i >= 0 && i < TYPE(type)->n_children);
+    return child(TYPE(type), i, NULL);
+}
+
+int sm_type_has_ellipsis(PyObject *type)
+{
+    return TYPE(type)->has_ellipsis;
+}
+
+PyObject *sm_type_fields(PyObject *type)
+{
+    struct sm_type *t = TYPE(type);
+    if (t->kind != KIND_DATACLASS) {
+        PyErr_SetString(PyExc_SystemError, "sm_type_fields() of a type that is not a dataclass");
+        return NULL;
+    }
+    if (!t->fields_resolved) {
+        struct sm_types_state *ts = state_of_type(type);
+        if (ts == NULL || dataclass_resolve(ts, t) < 0)
+            return NULL;
+    }
+    return t->field_names;
+}
+
+PyObject **sm_type_codec_slot(PyObject *type)
+{
+    return &TYPE(type)->codec;
+}
+
+int sm_types_ensure_typing(struct sm_types_state *ts)
+{
+    return ensure_typing(ts);
+}
+
+/* ------------------------------------------------------------------ */
 /* _core.Type                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -1930,6 +1976,7 @@ static int type_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(t->cls);
     Py_VISIT(t->args);
     Py_VISIT(t->field_names);
+    Py_VISIT(t->codec);
     for (Py_ssize_t i = 0; i < t->n_children; i++)
         Py_VISIT(t->children[i]);
     return 0;
@@ -1943,6 +1990,7 @@ static int type_clear(PyObject *self)
     Py_CLEAR(t->annotation);
     Py_CLEAR(t->cls);
     Py_CLEAR(t->field_names);
+    Py_CLEAR(t->codec);
     /* args and the slot array stay until dealloc: n_children bounds the array. */
     return 0;
 }

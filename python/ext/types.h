@@ -13,6 +13,24 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* What a compiled Type is (sm_type_kind()). */
+enum type_kind {
+    KIND_OBJECT,    /* object: anything, unchanged */
+    KIND_NONE,      /* NoneType */
+    KIND_BOOL,      /* bool: default rule, bool(x) never fails */
+    KIND_INT,       /* int: default rule with fast paths */
+    KIND_FLOAT,     /* float: default rule with fast paths */
+    KIND_STR,       /* str: instances only */
+    KIND_CLASS,     /* any other class: isinstance, else cls(value) */
+    KIND_ENUM,      /* Enum subclass: cast as KIND_CLASS, can-cast only to itself */
+    KIND_LIST,      /* List[T] / list[T] */
+    KIND_SET,       /* Set[T] / set[T] */
+    KIND_TUPLE,     /* Tuple[A, B] / tuple[A, B] */
+    KIND_DICT,      /* Dict[K, V] / dict[K, V] */
+    KIND_UNION,     /* Union[...] / Optional[T] / A | B */
+    KIND_DATACLASS, /* a dataclass */
+};
+
 /* What types.c keeps in the module state; every PyObject * is a strong reference. */
 struct sm_types_state {
     PyObject *type_type; /* the heap type _core.Type */
@@ -127,5 +145,27 @@ Py_ssize_t sm_type_tuple_arity(PyObject *type);
 
 /* 1 when the type is NoneType (annotation None or NoneType), else 0. */
 int sm_type_is_none(PyObject *type);
+
+/*
+ * Reading a Type, for the codec (codec.c). `type` is a _core.Type; borrowed
+ * results live as long as it does.
+ */
+enum type_kind sm_type_kind(PyObject *type);
+/* Borrowed: the class of a class kind (object, None, bool, ..., enum, dataclass); NULL for generics. */
+PyObject *sm_type_class(PyObject *type);
+/* Generics: the number of arguments; dataclasses: of fields (after sm_type_fields()). */
+Py_ssize_t sm_type_n_args(PyObject *type);
+/* Borrowed: argument (or field) i as written; i < sm_type_n_args(). */
+PyObject *sm_type_arg_annotation(PyObject *type, Py_ssize_t i);
+/* Borrowed: argument (or field) i compiled on first use; NULL with TypeError when unsupported. */
+PyObject *sm_type_arg(PyObject *type, Py_ssize_t i);
+/* 1 for Tuple[T, ...], else 0. */
+int sm_type_has_ellipsis(PyObject *type);
+/* Dataclasses: borrowed tuple of field names (resolved on first use), or NULL with an exception. */
+PyObject *sm_type_fields(PyObject *type);
+/* The slot where codec.c keeps its cache for this Type (a strong reference, cleared with it). */
+PyObject **sm_type_codec_slot(PyObject *type);
+/* Import the typing tier of struct sm_types_state if not yet done. 0, or -1 with an exception. */
+int sm_types_ensure_typing(struct sm_types_state *ts);
 
 #endif

@@ -164,9 +164,17 @@ enum sm_cli_driver sm__cli_driver_state(const struct sm_pipeline_rec *p);
  * inotify watch on the home directory that wakes on writes to sematic.db
  * and sematic.db-wal (the WAL file comes and goes, so the directory is
  * watched, not the file). Without inotify, waits are plain timeouts.
+ *
+ * A write to the WAL is seen before its commit is: the writer appends the
+ * frames (the event), may fsync them, and only then publishes the commit
+ * in the shared-memory index, which raises no event. So after an event the
+ * next few waits are short (5 ms, doubling up to the caller's timeout), so
+ * a commit that lands just after its write is read at once, not one
+ * timeout later.
  */
 struct sm_cli_watch {
-    int fd; /* inotify descriptor, -1 when none */
+    int fd;        /* inotify descriptor, -1 when none */
+    int settle_ms; /* the next wait's limit after an event; 0 when none pending */
 };
 
 void sm__cli_watch_open(struct sm_cli_watch *w, const char *home);

@@ -26,6 +26,9 @@
 
 #include "util/banned.h"
 
+/* The first short wait after a database write event (see struct sm_cli_watch). */
+#define SETTLE_FIRST_MS 5
+
 /* The shortest run id prefix accepted: 6 hex digits make 16.7 million values. */
 #define MIN_PREFIX_LEN 6
 
@@ -441,6 +444,7 @@ int64_t sm__cli_now_ms(void)
 
 void sm__cli_watch_open(struct sm_cli_watch *w, const char *home)
 {
+    w->settle_ms = 0;
     w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (w->fd < 0)
         return;
@@ -481,6 +485,13 @@ void sm__cli_watch_wait(struct sm_cli_watch *w, int timeout_ms)
         poll(NULL, 0, timeout_ms);
         return;
     }
+    /* Shortly after an event, look again soon: its commit may not have been visible yet. */
+    if (w->settle_ms > 0 && w->settle_ms < timeout_ms) {
+        timeout_ms = w->settle_ms;
+        w->settle_ms *= 2; /* 5, 10, 20, ... ms, until the caller's own timeout */
+    } else {
+        w->settle_ms = 0;
+    }
     int64_t deadline = sm__cli_now_ms() + timeout_ms;
     for (;;) {
         int64_t left = deadline - sm__cli_now_ms();
@@ -490,8 +501,10 @@ void sm__cli_watch_wait(struct sm_cli_watch *w, int timeout_ms)
         int rc = poll(&pfd, 1, (int)left);
         if (rc <= 0)
             return; /* timeout, or a signal: the caller re-reads either way */
-        if (drain_events(w->fd))
+        if (drain_events(w->fd)) {
+            w->settle_ms = SETTLE_FIRST_MS;
             return;
+        }
     }
 }
 

@@ -8,6 +8,10 @@
  * sys.path (the directories that still exist) put in front of PYTHONPATH so
  * the pipeline's modules import as they did (API.md 2.9). The store records
  * all three in the pipeline run (python, cwd, sys_path_json).
+ *
+ * --continue is refused while the pipeline's driver is still running it
+ * (checked as `sematic cancel` does), since both would run its active
+ * steps; sematic._rerun relies on that.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -153,6 +157,14 @@ int sm__cli_rerun(int argc, char **argv)
         goto done;
     }
     sm__cli_pipeline_copy(&p, &borrowed);
+    /* Resuming a pipeline run its driver is still running would run its active steps twice. */
+    if (cont && !sm__cli_pipeline_is_terminal(p.status) &&
+        sm__cli_driver_state(&p) == SM_CLI_DRIVER_ALIVE) {
+        status = sm__cli_fail("cannot continue '%s': its driver (pid %lld) is still running it; "
+                              "wait for it to end, or cancel it first: sematic cancel -y %s",
+                              root_id, (long long)p.driver_pid, root_id);
+        goto done;
+    }
     if (p.python == NULL || p.python[0] == '\0') {
         status = sm__cli_fail("cannot rerun '%s': its driver's Python interpreter was not "
                               "recorded; run it from your project: %s",

@@ -529,13 +529,21 @@ def test_cancel__a_reused_pid_is_not_signalled(store, home):
 
 def test_cancel__a_driver_on_another_host_is_not_signalled(store, home):
     root = store.make_run(name="p", state="SCHEDULED")
-    store.make_pipeline(root, status="RUNNING", driver_pid=os.getpid(),
-                        driver_start=proc_start_time(os.getpid()), driver_host="elsewhere.invalid")
-    assert ok(run_cli(home, "cancel", "-y", root)) == (
-        f"Pipeline run {root} canceled: its driver (pid {os.getpid()}) ran on host "
-        "'elsewhere.invalid', which this command cannot signal, so the store was marked "
-        "directly.\n"
-    )
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        # Same pid and start time as a live local process, but recorded on another host.
+        store.make_pipeline(root, status="RUNNING", driver_pid=bystander.pid,
+                            driver_start=proc_start_time(bystander.pid),
+                            driver_host="elsewhere.invalid")
+        assert ok(run_cli(home, "cancel", "-y", root)) == (
+            f"Pipeline run {root} canceled: its driver (pid {bystander.pid}) ran on host "
+            "'elsewhere.invalid', which this command cannot signal, so the store was marked "
+            "directly.\n"
+        )
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 def test_cancel__a_finished_pipeline_is_left_alone(store, home):
@@ -640,6 +648,16 @@ def test_rerun__needs_a_root_and_a_run_of_that_pipeline(store, home, rerunnable)
     failed(run_cli(home, "rerun", other), 1,
            f"sematic: cannot rerun '{other}': {home} has no record of how its driver ran; run it "
            f"from your project: python -m sematic._rerun {other}\n")
+
+
+def test_rerun__continue_refuses_a_pipeline_its_driver_still_runs(store, home, tmp_path):
+    root = store.make_run(name="p", state="SCHEDULED")
+    store.make_pipeline(root, status="RUNNING", python=sys.executable, cwd=str(tmp_path),
+                        driver_pid=os.getpid(), driver_start=proc_start_time(os.getpid()),
+                        driver_host=socket.gethostname())
+    failed(run_cli(home, "rerun", root, "--continue"), 1,
+           f"sematic: cannot continue '{root}': its driver (pid {os.getpid()}) is still running "
+           f"it; wait for it to end, or cancel it first: sematic cancel -y {root}\n")
 
 
 # ----------------------------------------------------------------------------- gc

@@ -335,7 +335,7 @@ static void test_blob__put_syncs_by_itself_past_256_pending_files(void **state)
     struct sm_err err = SM_ERR_INIT;
     int base = count_fds();
     char key[SM_SHA256_HEX_LEN + 1];
-    for (int i = 0; i < 600; i++) {
+    for (int i = 0; i < 300; i++) {
         char data[32];
         int n = snprintf(data, sizeof(data), "many %d", i);
         assert_int_equal(sm_blob_put(f->bs, data, (size_t)n, key, &err), 0);

@@ -9,11 +9,15 @@
  * the pipeline's modules import as they did (API.md 2.9). The store records
  * all three in the pipeline run (python, cwd, sys_path_json).
  *
+ * SEMATIC_HOME is exported as an absolute path, so the rerun opens this
+ * store even when it was given relative to the directory we leave.
+ *
  * --continue is refused while the pipeline's driver is still running it
  * (checked as `sematic cancel` does), since both would run its active
  * steps; sematic._rerun relies on that.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -175,6 +179,13 @@ int sm__cli_rerun(int argc, char **argv)
         status = sm__cli_fail("cannot rerun '%s': its driver ran '%s', which no longer exists; "
                               "run it from your project: %s",
                               root_id, p.python, hand);
+        goto done;
+    }
+    /* The rerun must open this store: pin a relative SEMATIC_HOME before changing directory. */
+    char abs_home[PATH_MAX];
+    if (realpath(cs.home, abs_home) == NULL || setenv("SEMATIC_HOME", abs_home, 1) != 0) {
+        status = sm__cli_fail("cannot rerun '%s': cannot resolve the store's directory '%s': %s",
+                              root_id, cs.home, strerror(errno));
         goto done;
     }
     if (p.cwd != NULL && p.cwd[0] != '\0' && chdir(p.cwd) != 0) {

@@ -131,42 +131,45 @@ def test_cli_store__every_command_has_help(home, command, first_line):
     assert not (home / "sematic.db").exists()
 
 
+# Usage errors as data: a stable id, the arguments, the exact stderr (STYLE 38).
+USAGE_CASES = [
+    ("usage-01", ["runs", "--frob"], "sematic: unknown option '--frob' for 'runs'; run 'sematic runs --help' for its options\n"),
+    ("usage-02", ["runs", "extra"], "sematic: unexpected argument 'extra' for 'runs'; run 'sematic runs --help' for its usage\n"),
+    ("usage-03", ["runs", "--limit"], "sematic: option '--limit' of 'runs' needs a value; run 'sematic runs --help' for its usage\n"),
+    ("usage-04", ["runs", "--limit", "ten"], "sematic: --limit wants a whole number of runs (0 for all), got 'ten'\n"),
+    ("usage-05", ["runs", "--limit=-3"], "sematic: --limit wants a whole number of runs (0 for all), got '-3'\n"),
+    ("usage-06",
+        ["runs", "--state", "RESOLVED,DONE"],
+        "sematic: unknown state 'DONE' for --state; use one or more of CREATED, SCHEDULED, RAN, "
+        "RESOLVED, FAILED, NESTED_FAILED, RETRYING, CANCELED, separated by commas\n",
+    ),
+    ("usage-07", ["show"], "sematic: 'show' needs a RUN_ID; run 'sematic show --help' for its usage\n"),
+    ("usage-08", ["show", "abc123", "--all"], "sematic: unknown option '--all' for 'show'; run 'sematic show --help' for its options\n"),
+    ("usage-09", ["logs"], "sematic: 'logs' needs a RUN_ID; run 'sematic logs --help' for its usage\n"),
+    ("usage-10", ["logs", "-x", "abc123"], "sematic: unknown option '-x' for 'logs'; run 'sematic logs --help' for its options\n"),
+    ("usage-11", ["cancel"], "sematic: 'cancel' needs the ROOT_ID of a pipeline run; run 'sematic cancel --help' for its usage\n"),
+    ("usage-12", ["rerun"], "sematic: 'rerun' needs the ROOT_ID of a pipeline run; run 'sematic rerun --help' for its usage\n"),
+    ("usage-13",
+        ["rerun", "abc123", "--from", "def456", "--continue"],
+        "sematic: 'rerun' takes --from or --continue, not both: --from reruns from one run, "
+        "--continue resumes what did not finish\n",
+    ),
+    ("usage-14", ["rerun", "abc123", "--from"], "sematic: option '--from' of 'rerun' needs a value; run 'sematic rerun --help' for its usage\n"),
+    ("usage-15", ["gc", "now"], "sematic: unexpected argument 'now' for 'gc'; run 'sematic gc --help' for its usage\n"),
+    ("usage-16", ["settings"], "sematic: 'settings' needs an action: show, set VAR VALUE or delete VAR; run 'sematic settings --help' for its usage\n"),
+    ("usage-17", ["settings", "list"], "sematic: unknown settings action 'list'; use show, set VAR VALUE or delete VAR\n"),
+    ("usage-18", ["settings", "set", "SEMATIC_API_KEY"], "sematic: 'settings set' needs a VAR and a VALUE: sematic settings set VAR VALUE\n"),
+    ("usage-19", ["settings", "delete"], "sematic: 'settings delete' needs a VAR: sematic settings delete VAR\n"),
+    ("usage-20", ["settings", "show", "all"], "sematic: 'settings show' takes no arguments, got 'all'\n"),
+    ("usage-21",
+        ["settings", "set", "api_key", "x"],
+        "sematic: setting name 'api_key' must be upper-case letters, digits and '_' (like SEMATIC_API_ADDRESS)\n",
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    "args, stderr",
-    [
-        (["runs", "--frob"], "sematic: unknown option '--frob' for 'runs'; run 'sematic runs --help' for its options\n"),
-        (["runs", "extra"], "sematic: unexpected argument 'extra' for 'runs'; run 'sematic runs --help' for its usage\n"),
-        (["runs", "--limit"], "sematic: option '--limit' of 'runs' needs a value; run 'sematic runs --help' for its usage\n"),
-        (["runs", "--limit", "ten"], "sematic: --limit wants a whole number of runs (0 for all), got 'ten'\n"),
-        (["runs", "--limit=-3"], "sematic: --limit wants a whole number of runs (0 for all), got '-3'\n"),
-        (
-            ["runs", "--state", "RESOLVED,DONE"],
-            "sematic: unknown state 'DONE' for --state; use one or more of CREATED, SCHEDULED, RAN, "
-            "RESOLVED, FAILED, NESTED_FAILED, RETRYING, CANCELED, separated by commas\n",
-        ),
-        (["show"], "sematic: 'show' needs a RUN_ID; run 'sematic show --help' for its usage\n"),
-        (["show", "abc123", "--all"], "sematic: unknown option '--all' for 'show'; run 'sematic show --help' for its options\n"),
-        (["logs"], "sematic: 'logs' needs a RUN_ID; run 'sematic logs --help' for its usage\n"),
-        (["logs", "-x", "abc123"], "sematic: unknown option '-x' for 'logs'; run 'sematic logs --help' for its options\n"),
-        (["cancel"], "sematic: 'cancel' needs the ROOT_ID of a pipeline run; run 'sematic cancel --help' for its usage\n"),
-        (["rerun"], "sematic: 'rerun' needs the ROOT_ID of a pipeline run; run 'sematic rerun --help' for its usage\n"),
-        (
-            ["rerun", "abc123", "--from", "def456", "--continue"],
-            "sematic: 'rerun' takes --from or --continue, not both: --from reruns from one run, "
-            "--continue resumes what did not finish\n",
-        ),
-        (["rerun", "abc123", "--from"], "sematic: option '--from' of 'rerun' needs a value; run 'sematic rerun --help' for its usage\n"),
-        (["gc", "now"], "sematic: unexpected argument 'now' for 'gc'; run 'sematic gc --help' for its usage\n"),
-        (["settings"], "sematic: 'settings' needs an action: show, set VAR VALUE or delete VAR; run 'sematic settings --help' for its usage\n"),
-        (["settings", "list"], "sematic: unknown settings action 'list'; use show, set VAR VALUE or delete VAR\n"),
-        (["settings", "set", "SEMATIC_API_KEY"], "sematic: 'settings set' needs a VAR and a VALUE: sematic settings set VAR VALUE\n"),
-        (["settings", "delete"], "sematic: 'settings delete' needs a VAR: sematic settings delete VAR\n"),
-        (["settings", "show", "all"], "sematic: 'settings show' takes no arguments, got 'all'\n"),
-        (
-            ["settings", "set", "api_key", "x"],
-            "sematic: setting name 'api_key' must be upper-case letters, digits and '_' (like SEMATIC_API_ADDRESS)\n",
-        ),
-    ],
+    "args, stderr", [c[1:] for c in USAGE_CASES], ids=[c[0] for c in USAGE_CASES]
 )
 def test_cli_store__usage_errors_exit_2_naming_the_fix(home, args, stderr):
     failed(run_cli(home, *args), 2, stderr)
@@ -590,7 +593,7 @@ def test_cancel__a_root_without_pipeline_record(store, home):
 FAKE_PYTHON = """#!/bin/sh
 printf 'argv:'
 for a in "$0" "$@"; do printf ' %s' "$a"; done
-printf '\\ncwd: %s\\nPYTHONPATH: %s\\n' "$(pwd)" "$PYTHONPATH"
+printf '\\ncwd: %s\\nPYTHONPATH: %s\\nSEMATIC_HOME: %s\\n' "$(pwd)" "$PYTHONPATH" "$SEMATIC_HOME"
 """
 
 
@@ -620,12 +623,24 @@ def test_rerun__execs_the_recorded_python_in_the_recorded_directory(store, home,
         f"argv: {python} -m sematic._rerun {root} --continue",
         f"cwd: {project}",
         f"PYTHONPATH: {project}:{project / 'lib'}:/old/path",
+        f"SEMATIC_HOME: {home}",
     ]
-    stdout = ok(run_cli(home, "rerun", root, "--from", step[:8]))
+    stdout = ok(run_cli(home, "rerun", root, "--from", step[:8], PYTHONPATH=""))
     assert stdout.splitlines()[0] == f"argv: {python} -m sematic._rerun {root} --from {step}"
     assert stdout.splitlines()[2] == f"PYTHONPATH: {project}:{project / 'lib'}"
-    stdout = ok(run_cli(home, "rerun", root))
+    stdout = ok(run_cli(home, "rerun", root, PYTHONPATH=""))
     assert stdout.splitlines()[0] == f"argv: {python} -m sematic._rerun {root}"
+
+
+def test_rerun__a_relative_home_is_made_absolute_for_the_rerun(store, home, rerunnable):
+    root, step, python, project = rerunnable
+    result = subprocess.run(
+        [str(cli_path()), "rerun", root], capture_output=True, text=True, timeout=30,
+        cwd=home.parent, env=cli_env(home, SEMATIC_HOME=home.name, PYTHONPATH=""),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        f"cwd: {project}", f"PYTHONPATH: {project}:{project / 'lib'}", f"SEMATIC_HOME: {home}"]
 
 
 def test_rerun__a_python_that_is_gone_says_how_to_rerun_by_hand(store, home, rerunnable):

@@ -1,6 +1,6 @@
 """One benchmark workload, run in a fresh interpreter by bench/overhead.py.
 
-    python bench/workload.py IMPL WORKLOAD N
+    python bench/workload.py IMPL WORKLOAD N [--runner silent|local]
 
 IMPL is `sematic` (whatever `import sematic` finds in this interpreter: ours
 in .venv, the real Sematic 0.41 in bench/peers/.venv) or `plain` (the same
@@ -12,14 +12,23 @@ functions, undecorated, called directly). WORKLOAD is
   the list of N futures to one reducer, `total(xs: List[int])`;
 - `import`: only `import sematic` (N is ignored).
 
+--runner picks the runner: `silent` (default, SilentRunner) or `local`
+(LocalRunner). Ours records into the store at $SEMATIC_HOME (sematic.db, its
+-wal and blobs/); the real Sematic's sends every run to the API server its
+settings name (bench/peers/server.py starts one and sets them).
+
 The same source runs under both Sematic implementations, since ours has
 Sematic's API. The last line printed is `BENCH-RESULT {json}` with the wall
 time of building and running the graph (the import excluded), the increase in
 peak RSS over the baseline taken after the import, and the result or the
-error.
+error; after a LocalRunner run of ours, also the bytes of the store
+(`store_bytes`: sematic.db + sematic.db-wal + everything under blobs/, the
+-shm index excluded, sizes as stat reports them) and their split.
 """
 
+import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -51,7 +60,33 @@ def error_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-IMPL, WORKLOAD, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def store_sizes(home: str) -> dict:
+    """Bytes of our store at `home` (empty when there is none)."""
+    db = os.path.join(home, "sematic.db")
+    if not os.path.exists(db):
+        return {}
+
+    def size(path):
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return 0
+
+    blobs = 0
+    for root, _, files in os.walk(os.path.join(home, "blobs")):
+        blobs += sum(size(os.path.join(root, f)) for f in files)
+    sizes = {"db_bytes": size(db), "wal_bytes": size(db + "-wal"), "blobs_bytes": blobs}
+    sizes["store_bytes"] = sum(sizes.values())
+    return sizes
+
+
+ap = argparse.ArgumentParser()
+ap.add_argument("impl", choices=["sematic", "plain"])
+ap.add_argument("workload", choices=["chain", "fanout", "import"])
+ap.add_argument("n", type=int)
+ap.add_argument("--runner", choices=["silent", "local"], default="silent")
+ARGS = ap.parse_args()
+IMPL, WORKLOAD, N, RUNNER = ARGS.impl, ARGS.workload, ARGS.n, ARGS.runner
 
 if WORKLOAD == "import":
     before_kib = peak_rss_kib()
@@ -80,9 +115,10 @@ else:
     import sematic
 
     func = sematic.func
+    Runner = sematic.LocalRunner if RUNNER == "local" else sematic.SilentRunner
 
     def run(future):
-        return sematic.SilentRunner().run(future)
+        return Runner().run(future)
 
 
 # The workload, defined once for all three implementations.
@@ -124,4 +160,8 @@ wall_s = time.perf_counter() - t0
 if result != expected:
     report(error=f"wrong result {result!r}, expected {expected!r}", wall_s=wall_s)
 else:
-    report(wall_s=wall_s, rss_kib=peak_rss_kib() - baseline_kib)
+    rss_kib = peak_rss_kib() - baseline_kib
+    store = {}
+    if IMPL == "sematic" and RUNNER == "local" and os.environ.get("SEMATIC_HOME"):
+        store = store_sizes(os.environ["SEMATIC_HOME"])
+    report(wall_s=wall_s, rss_kib=rss_kib, **store)

@@ -127,7 +127,7 @@ bool sm__cli_pipeline_is_terminal(int status);
 /* Local time "2026-11-22 10:04:05" of a timestamp in microseconds; "-" for 0. */
 void sm__cli_format_time(int64_t us, char out[32]);
 
-/* A duration for people: "0.42s", "12.3s", "4m05s", "2h03m", "3d04h". */
+/* A duration for people: "0.4ms", "42ms", "1.42s", "12.3s", "4m05s", "2h03m", "3d04h". */
 void sm__cli_format_duration(int64_t us, char out[32]);
 
 /* The end of a run: ended, else resolved, else failed; 0 when none. */

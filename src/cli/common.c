@@ -314,7 +314,11 @@ void sm__cli_format_duration(int64_t us, char out[32])
     if (us < 0)
         us = 0;
     int64_t s = us / 1000000;
-    if (us < 10 * 1000000)
+    if (us < 10000)
+        snprintf(out, 32, "%.1fms", (double)us / 1e3);
+    else if (us < 1000000)
+        snprintf(out, 32, "%lldms", (long long)(us / 1000));
+    else if (us < 10 * 1000000)
         snprintf(out, 32, "%.2fs", (double)us / 1e6);
     else if (us < 60 * 1000000)
         snprintf(out, 32, "%.1fs", (double)us / 1e6);

@@ -7,9 +7,11 @@
  * Records read from the store are borrowed until the next store call, so
  * the run, its pipeline run and its edges are copied first; artifacts are
  * then read one by one and printed (or written as JSON) before the next.
+ * Inputs are listed by parameter name (the store keeps no signature order).
  * --json writes one object: {"run", "pipeline_run", "inputs": [{"name",
  * "artifact_id", "artifact"}], "output", "children"}.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "sematic/alloc.h"
@@ -46,6 +48,12 @@ struct edges {
     char output_id[SM_SHA256_HEX_LEN + 1]; /* "" when none */
     bool has_output_edge;
 };
+
+/* Inputs by parameter name: the store keeps no parameter order, and edges made together tie. */
+static int compare_inputs(const void *a, const void *b)
+{
+    return strcmp(((const struct io_edge *)a)->name, ((const struct io_edge *)b)->name);
+}
 
 static int on_edge(void *ctx, const struct sm_edge_rec *e)
 {
@@ -441,6 +449,8 @@ int sm__cli_show(int argc, char **argv)
         status = sm__cli_store_fail(&err);
         goto fail_read;
     }
+    if (ed.n_inputs > 1)
+        qsort(ed.inputs, ed.n_inputs, sizeof(*ed.inputs), compare_inputs);
 
     if (json)
         status = show_json(&cs, &run, has_pipeline ? &pipeline : NULL, &ed);

@@ -253,6 +253,18 @@ def test_runs__default_limit_is_20(store, home):
     assert [r[0] for r in rows] == ids[::-1][:20]
 
 
+def test_runs__durations_read_well_at_every_scale(store, home):
+    for name, us in [("a", 400), ("b", 42_000), ("c", 1_420_000), ("d", 12_340_000),
+                     ("e", 245_000_000), ("f", 7_380_000_000), ("g", 273_600_000_000)]:
+        created = store.tick()
+        store.make_run(name=name, created_at=created, ended_at=created + us,
+                       resolved_at=created + us)
+    rows = table(ok(run_cli(home, "runs")))[1:]
+    assert [(r[1], r[4]) for r in rows] == [
+        ("g", "3d04h"), ("f", "2h03m"), ("e", "4m05s"), ("d", "12.3s"), ("c", "1.42s"),
+        ("b", "42ms"), ("a", "0.4ms")]
+
+
 def test_runs__long_names_are_cut_to_40_characters(store, home):
     store.make_run(name="n" * 60)
     rows = table(ok(run_cli(home, "runs")))
@@ -274,8 +286,9 @@ def make_graph(store: Store):
     x = store.make_artifact(1)
     y = store.make_artifact(2)
     out = store.make_artifact(6)
-    store.make_edge(root_id=root, destination=root, name="x", artifact_id=x)
+    # Stored out of order: inputs are shown by parameter name.
     store.make_edge(root_id=root, destination=root, name="y", artifact_id=y)
+    store.make_edge(root_id=root, destination=root, name="x", artifact_id=x)
     store.make_edge(root_id=root, source=root, artifact_id=out)
     return root, a, b, x, y, out
 

@@ -1,6 +1,7 @@
 # Sematic in C: the README's two commands and their helpers.
 #
 #   make demo    set up, install the package, run examples/first_pipeline.py
+#                with LocalRunner and list what it recorded
 #   make test    set up, install, then every suite: C unit tests (plain,
 #                ASan+UBSan, valgrind), pytest against the installed package,
 #                pytest against an ASan+UBSan build of the extension
@@ -40,7 +41,7 @@ BENCH_ARGS ?=
         c-test asan-test valgrind-test py-test py-asan-test peers format
 
 help:
-	@sed -n '3,10s/^# \{0,1\}//p' Makefile
+	@sed -n '3,11s/^# \{0,1\}//p' Makefile
 
 # ---- setup -----------------------------------------------------------------
 
@@ -92,10 +93,12 @@ install: venv
 # ---- make demo -------------------------------------------------------------
 
 demo: install
-	@echo "make: running examples/first_pipeline.py with SilentRunner"
-	@cd examples && $(VPY) first_pipeline.py
-	@echo "make: that is the pipeline's result; SilentRunner keeps nothing, and the"
-	@echo "make: dashboard (LocalRunner + 'sematic start') comes in a later release"
+	@echo "make: running examples/first_pipeline.py with LocalRunner (store: $${SEMATIC_HOME:-$$HOME/.sematic})"
+	@cd examples && SEMATIC_PROGRESS=0 $(VPY) first_pipeline.py
+	@echo "make: the pipeline runs recorded so far (sematic runs):"
+	@$(VENV)/bin/sematic runs --limit 5
+	@echo "make: 'sematic show <id>' and 'sematic logs <id>' show one run; the dashboard"
+	@echo "make: ('sematic start') comes in a later release"
 
 # ---- make test -------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """A first pipeline: fit a line to noisy points, three ways, and keep the best.
 
-    python examples/first_pipeline.py
+    python examples/first_pipeline.py            # LocalRunner: recorded in ~/.sematic
+    python examples/first_pipeline.py --silent   # SilentRunner: in memory only
 
 Plain Sematic API and no dependencies beyond the standard library, so the same
 file runs under the real Sematic 0.41 too. It shows the pieces most pipelines
@@ -66,6 +67,7 @@ def fit(train: Dataset, learning_rate: float, epochs: int) -> Line:
     """Fits a line by full-batch gradient descent on the mean squared error."""
     slope, intercept = 0.0, 0.0
     n = len(train.xs)
+    print(f"fitting {n} points, learning rate {learning_rate}, {epochs} epochs")
     for _ in range(epochs):
         errors = [slope * x + intercept - y for x, y in zip(train.xs, train.ys)]
         slope -= learning_rate * 2.0 * sum(e * x for e, x in zip(errors, train.xs)) / n
@@ -106,14 +108,28 @@ def pipeline(n_points: int = 200, seed: int = 7) -> Report:
 
 
 def main() -> None:
-    # SilentRunner runs every step in this process and stores nothing.
-    report = sematic.SilentRunner().run(pipeline())
+    import sys
+
+    # Both runners execute every step in this process. LocalRunner also records
+    # every run, input, output and printed line in the store (~/.sematic, or
+    # $SEMATIC_HOME); SilentRunner keeps nothing.
+    if "--silent" in sys.argv:
+        runner = sematic.SilentRunner()
+    else:
+        runner = sematic.LocalRunner()
+    future = pipeline()
+    report = runner.run(future)
     for evaluation in report.candidates:
         print(f"learning rate {evaluation.line.learning_rate:<5} "
               f"test MSE {evaluation.test_mse:.5f}")
     best = report.best.line
     print(f"best: y = {best.slope:.3f} x + {best.intercept:.3f} "
           f"(learning rate {best.learning_rate}, test MSE {report.best.test_mse:.5f})")
+    if isinstance(runner, sematic.LocalRunner):
+        print(f"pipeline run {future.id} is recorded; look at it with:")
+        print(f"  sematic runs")
+        print(f"  sematic show {future.id}")
+        print(f"  sematic runs --all --search fit        # then: sematic logs <run id>")
 
 
 if __name__ == "__main__":

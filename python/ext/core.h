@@ -57,7 +57,9 @@ struct sm_py_state {
     Py_tss_t executing_key;           /* this thread's innermost struct sm_exec_frame */
     struct sm_exec_frame *all_frames; /* every executing frame of the process */
     int n_frames;
-    int64_t ms_per_minute; /* 60000; tests shrink it to exercise timeouts */
+    int64_t ms_per_minute;       /* 60000; tests shrink it to exercise timeouts */
+    PyTypeObject *recorder_type; /* _core.Recorder (record.c) */
+    PyTypeObject *store_type;    /* _core.Store (record.c) */
 };
 
 /* Borrowed module state of the module `m`. */
@@ -80,5 +82,8 @@ PyObject *sm_py_raise(struct sm_py_state *st, int code, const char *msg);
 int sm_engine_exec(PyObject *module, struct sm_py_state *st);
 int sm_engine_traverse(struct sm_py_state *st, visitproc visit, void *arg);
 void sm_engine_clear(struct sm_py_state *st);
+
+/* record.c entry point used by module.c (types are cleared by the module's clear). */
+int sm_record_exec(PyObject *module, struct sm_py_state *st);
 
 #endif

@@ -29,84 +29,12 @@
  * list), so no reference cycle runs through handles and futures need no
  * cycle collection (measured: GC was 0.45 us of 1.76 us per chained step).
  */
-#include "core.h"
+#include "engine.h"
+#include "record.h"
 
-#include <stdbool.h>
 #include <string.h>
 #include <structmember.h>
 #include <unistd.h>
-
-#include "sematic/graph.h"
-
-enum func_op {
-    OP_CALL = 0,       /* call the user's function with the resolved arguments */
-    OP_MAKE_LIST = 1,  /* build a list of the resolved arguments (_make_list) */
-    OP_MAKE_TUPLE = 2, /* build a tuple of them (_make_tuple) */
-    OP_GETITEM = 3,    /* container[key] (_getitem) */
-};
-
-/* The Python half of a run, owned by its graph (strong references unless noted). */
-struct run_py {
-    PyObject *function;  /* a FunctionBase */
-    PyObject *args;      /* tuple aligned with params; st->upstream where a future was passed */
-    PyObject *resolved;  /* tuple of concrete values once executed, or NULL */
-    PyObject *value;     /* NULL until resolved */
-    PyObject *props;     /* FutureProperties, created lazily by Python */
-    PyObject *exception; /* what the last failed attempt raised, or NULL */
-    PyObject *handle;    /* borrowed: the live Future of this run, or NULL */
-};
-
-struct graph_obj {
-    PyObject_HEAD
-    struct sm_graph *g;
-    struct run_py *runs; /* indexed by run id */
-    int32_t n_runs;
-    int32_t cap_runs;
-    uint64_t id_seed;   /* makes future ids unique across graphs */
-    PyObject *runner;   /* the runner executing this graph, or NULL */
-    int32_t root;       /* the root being run, or -1 */
-    int32_t failed_run; /* the first run that went FAILED during a run, or -1 */
-    bool is_running;
-};
-
-struct func_obj {
-    PyObject_HEAD
-    PyObject *dict;
-    PyObject *body;     /* what executes: the user's function, or a mock */
-    PyObject *params;   /* tuple of str */
-    PyObject *defaults; /* tuple aligned with params; st->missing where none */
-    PyObject *in_types; /* tuple of _core.Type aligned with params */
-    PyObject *out_type; /* _core.Type */
-    PyObject *fqpn;     /* "module.name" */
-    PyObject *retry_settings;
-    Py_ssize_t n_positional; /* params that may be passed by position */
-    int op;
-    int32_t retries;
-    int64_t timeout_mins; /* 0: none */
-    bool is_exempt_unused;
-};
-
-/* A Future: a handle onto run `run` of `graph`. Not GC-tracked: it refers to its graph only. */
-struct future_obj {
-    PyObject_HEAD
-    PyObject *graph; /* _core.Graph */
-    int32_t run;
-};
-
-#define GRAPH(o) ((struct graph_obj *)(o))
-#define FUNC(o) ((struct func_obj *)(o))
-#define FUT(o) ((struct future_obj *)(o))
-
-/* The Python half of the run a future designates. */
-static inline struct run_py *RUNPY(PyObject *future)
-{
-    return &GRAPH(FUT(future)->graph)->runs[FUT(future)->run];
-}
-
-static inline bool is_future(struct sm_py_state *st, PyObject *o)
-{
-    return PyObject_TypeCheck(o, st->future_type);
-}
 
 /* New reference to the raised exception (normalised, traceback attached); clears it. */
 static PyObject *fetch_exception(void)
@@ -228,6 +156,7 @@ static PyObject *graph_new_obj(struct sm_py_state *st)
     go->root = -1;
     go->failed_run = -1;
     go->is_running = false;
+    go->recorder = NULL;
     /* Seed from the address, the clock and a counter in the randomized hash of a new object. */
     PyObject *probe = PyLong_FromVoidPtr(go);
     Py_hash_t h = probe ? PyObject_Hash(probe) : 0;
@@ -345,17 +274,36 @@ static void future_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
-static PyObject *future_get_id(PyObject *self, void *Py_UNUSED(closure))
+PyObject *sm__call_hook(struct sm_py_state *st, const char *name, PyObject *const *args, size_t n)
 {
-    struct future_obj *f = FUT(self);
-    uint64_t seed = GRAPH(f->graph)->id_seed;
-    uint64_t hi = mix64(seed ^ ((uint64_t)f->run << 1));
-    uint64_t lo = mix64(hi ^ seed ^ (uint64_t)f->run);
+    return call_hook(st, name, args, n);
+}
+
+PyObject *sm__graph_handle(struct sm_py_state *st, PyObject *graph, int32_t run)
+{
+    return graph_handle(st, graph, run);
+}
+
+PyObject *sm__raise_err(struct sm_py_state *st, const struct sm_err *err)
+{
+    return raise_sm_err(st, err);
+}
+
+void sm__run_id_hex(const struct graph_obj *go, int32_t run, char out[33])
+{
+    uint64_t seed = go->id_seed;
+    uint64_t hi = mix64(seed ^ ((uint64_t)run << 1));
+    uint64_t lo = mix64(hi ^ seed ^ (uint64_t)run);
     /* uuid4 layout: version nibble 4, variant bits 10. */
     hi = (hi & ~0xF000ULL) | 0x4000ULL;
     lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)hi, (unsigned long long)lo);
+}
+
+static PyObject *future_get_id(PyObject *self, void *Py_UNUSED(closure))
+{
     char buf[33];
-    snprintf(buf, sizeof(buf), "%016llx%016llx", (unsigned long long)hi, (unsigned long long)lo);
+    sm__run_id_hex(GRAPH(FUT(self)->graph), FUT(self)->run, buf);
     return PyUnicode_FromStringAndSize(buf, 32);
 }
 
@@ -1191,6 +1139,13 @@ static int exec_run(void *ctx, struct sm_graph *g, int32_t run, const struct sm_
         return -1;
     Py_XSETREF(go->runs[run].resolved, resolved);
 
+    if (go->recorder != NULL) {
+        /* A cache hit or a run the resumed pipeline had resolved: no execution. */
+        int reused = sm__recorder_try_reuse(go->recorder, go, run);
+        if (reused != 0)
+            return reused < 0 ? -1 : 0;
+    }
+
     if (dl->remaining_ms != INT64_MAX) {
         /* hooks.arm_timeout(future, limiting future, remaining seconds) -> exception or None. */
         PyObject *secs = PyFloat_FromDouble((double)dl->remaining_ms / 1000.0);
@@ -1328,6 +1283,8 @@ static int on_transition(void *ctx, struct sm_graph *g, int32_t run, enum sm_sta
     }
     if (to == SM_STATE_FAILED && go->failed_run < 0)
         go->failed_run = run;
+    if (go->recorder != NULL && sm__recorder_transition(go->recorder, go, run, from, to) < 0)
+        return -1;
     bool retry_hook = to == SM_STATE_RETRYING && r->props != NULL;
     if (!retry_hook && cx->on_transition == NULL)
         return 0;
@@ -1365,8 +1322,10 @@ static int on_transition(void *ctx, struct sm_graph *g, int32_t run, enum sm_sta
 static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     struct sm_py_state *st = sm_py_state_of(module);
-    if (nargs < 2 || nargs > 3 || !is_future(st, args[0])) {
-        PyErr_SetString(PyExc_TypeError, "run(root_future, runner, on_transition=None)");
+    if (nargs < 2 || nargs > 4 || !is_future(st, args[0]) ||
+        (nargs == 4 && args[3] != Py_None && !sm__is_recorder(st, args[3]))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "run(root_future, runner, on_transition=None, recorder=None)");
         return NULL;
     }
     if (thread_frame(st) != NULL) {
@@ -1384,8 +1343,9 @@ static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t na
         return NULL;
     }
     struct exec_ctx cx = {st, graph, NULL, NULL};
-    if (nargs == 3 && args[2] != Py_None)
+    if (nargs >= 3 && args[2] != Py_None)
         cx.on_transition = args[2];
+    PyObject *recorder = nargs == 4 && args[3] != Py_None ? args[3] : NULL;
     struct sm_executor ex = {
         .ctx = &cx, .execute = exec_run, .on_transition = on_transition, .wait = NULL};
 
@@ -1397,6 +1357,11 @@ static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t na
     /* Futures created from now on outside any run start a new graph, so this one can be freed. */
     if (retire_thread_graph(st, graph) < 0)
         goto done_error;
+    if (recorder != NULL) {
+        if (sm__recorder_begin(recorder, go, root->run) < 0)
+            goto done_error;
+        go->recorder = sm__recorder_of(recorder);
+    }
 
     struct sm_err err = SM_ERR_INIT;
     int rc = sm_graph_run(go->g, root->run, &ex, &err);
@@ -1415,9 +1380,15 @@ static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t na
             restore_exception(pending);
         else
             raise_sm_err(st, &err);
+        if (go->recorder != NULL)
+            sm__recorder_end(go->recorder, go, SM_PIPELINE_CANCELED);
         goto done_error;
     }
     enum sm_state s = sm_graph_state(go->g, root->run);
+    if (go->recorder != NULL &&
+        sm__recorder_end(go->recorder, go,
+                         s == SM_STATE_RESOLVED ? SM_PIPELINE_COMPLETE : SM_PIPELINE_FAILED) < 0)
+        goto done_error;
     if (s == SM_STATE_RESOLVED) {
         PyObject *value = go->runs[root->run].value;
         result = Py_BuildValue("(OO)", Py_True, value ? value : Py_None);
@@ -1427,6 +1398,7 @@ static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t na
             exc = go->runs[go->failed_run].exception;
         result = Py_BuildValue("(OO)", Py_False, exc);
     }
+    go->recorder = NULL;
     go->is_running = false;
     Py_CLEAR(go->runner);
     Py_XDECREF(cx.interrupt);
@@ -1434,6 +1406,7 @@ static PyObject *core_run(PyObject *module, PyObject *const *args, Py_ssize_t na
     return result;
 
 done_error:
+    go->recorder = NULL;
     go->is_running = false;
     Py_CLEAR(go->runner);
     Py_XDECREF(cx.interrupt);

@@ -72,6 +72,8 @@ static int module_exec(PyObject *m)
         goto error;
     if (sm_engine_exec(m, st) < 0)
         goto error;
+    if (sm_record_exec(m, st) < 0)
+        goto error;
     if (PyModule_AddStringConstant(m, "VERSION", SM_VERSION) < 0)
         goto error;
     return 0;
@@ -84,6 +86,8 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     struct sm_py_state *st = sm_py_state_of(m);
     Py_VISIT(st->error_base);
     Py_VISIT(st->error_by_code);
+    Py_VISIT(st->recorder_type);
+    Py_VISIT(st->store_type);
     if (sm_types_traverse(&st->types, visit, arg))
         return -1;
     if (sm_codec_traverse(&st->codec, visit, arg))
@@ -96,6 +100,8 @@ static int module_clear(PyObject *m)
     struct sm_py_state *st = sm_py_state_of(m);
     Py_CLEAR(st->error_base);
     Py_CLEAR(st->error_by_code);
+    Py_CLEAR(st->recorder_type);
+    Py_CLEAR(st->store_type);
     sm_codec_clear(&st->codec);
     sm_types_clear(&st->types);
     sm_engine_clear(st);

@@ -175,3 +175,95 @@ def did_mark_for_retry(future: Future) -> None:
     props = future._props
     if props is not None and props.retry_settings is not None:
         props.retry_settings.retry_count = future._attempt
+
+
+# LocalRunner's recorder (python/ext/record.c) ----------------------------------
+
+
+def _json_or_none(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    import dataclasses
+    import json
+
+    def default(o: Any) -> Any:
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
+        if isinstance(o, type):
+            return f"{o.__module__}.{o.__qualname__}"
+        if hasattr(o, "value") and hasattr(o, "name"):  # enum members
+            return o.value
+        return repr(o)
+
+    return json.dumps(value, default=default, sort_keys=True)
+
+
+def _tags_json(tags: Any) -> str:
+    import json
+
+    return json.dumps(list(tags or []))
+
+
+def function_metadata(function: Function) -> Tuple[Any, ...]:
+    """What a run records from its function, once per function and pipeline run:
+    (name, docstring, source, is_inline, tags_json, resource_json, retry_json, cache)."""
+    import inspect
+
+    func = getattr(function, "func", None)
+    source = None
+    if func is not None:
+        try:
+            source = inspect.getsource(func)
+        except (OSError, TypeError):
+            source = None
+    doc = inspect.cleandoc(function.__doc__) if getattr(function, "__doc__", None) else None
+    name = getattr(function, "__name__", None) or str(function).rsplit(".", 1)[-1]
+    return (
+        name,
+        doc,
+        source,
+        not function.standalone,
+        "[]",
+        _json_or_none(function.resource_requirements),
+        _json_or_none(_retry_dict(function.retry_settings)),
+        bool(function.cache),
+    )
+
+
+def _retry_dict(retry: Any) -> Any:
+    if retry is None:
+        return None
+    return {
+        "exceptions": [f"{e.__module__}.{e.__qualname__}" for e in retry.exceptions],
+        "retries": retry.retries,
+    }
+
+
+def future_metadata(future: Future) -> Tuple[Any, ...]:
+    """Per-run overrides set with future.set(): (name, is_inline, tags_json, resource_json,
+    retry_json)."""
+    props = future.props
+    return (
+        props.name,
+        not props.standalone,
+        _tags_json(props.tags),
+        _json_or_none(props.resource_requirements),
+        _json_or_none(_retry_dict(props.retry_settings)),
+    )
+
+
+def exception_metadata(exception: Optional[BaseException]) -> str:
+    """The JSON a FAILED run records: Sematic's {repr, name, module, ancestors}."""
+    import json
+
+    from sematic.utils.exceptions import format_exception_for_run
+
+    if exception is None:
+        return json.dumps(
+            {"repr": "Unknown failure", "name": "Exception", "module": "builtins", "ancestors": []}
+        )
+    meta = format_exception_for_run(exception)
+    return json.dumps(
+        {"repr": meta.repr, "name": meta.name, "module": meta.module, "ancestors": meta.ancestors},
+        sort_keys=True,
+    )

@@ -57,6 +57,19 @@ def _restore_sigterm(previous: Any) -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
+class _NoCapture:
+    """A context manager that does nothing (without importing contextlib)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: Any) -> None:
+        return None
+
+
+_NO_CAPTURE = _NoCapture()
+
+
 class _LazyResourceManager:
     """``runner._resource_manager``: a ResourceManager created on first use.
 
@@ -107,15 +120,18 @@ class SilentRunner(Runner):
             raise ValueError("All input arguments of your root function should be concrete.")
 
         self._root_future = future
+        recorder = self._make_recorder(future)
         previous_sigterm = _catch_sigterm()
         try:
-            ok, outcome = _core.run(future, self, self._transition_hook())
+            with self._capture():
+                ok, outcome = _core.run(future, self, self._transition_hook(), recorder)
         except KeyboardInterrupt as e:
             signum = getattr(e, "signum", 2)
             raise CancellationError(f"Pipeline run cancelled due to signal {signum}") from e
         finally:
             _restore_sigterm(previous_sigterm)
             self._cleanup()
+            self._close_recorder()
         if ok:
             return outcome
         self._raise_failure(outcome)
@@ -128,6 +144,17 @@ class SilentRunner(Runner):
             raise exception
         except BaseException as e:
             raise PipelineRunError(format_exception_for_run(e))
+
+    def _make_recorder(self, future: Future) -> Any:
+        """The _core.Recorder that persists this run, or None (SilentRunner keeps nothing)."""
+        return None
+
+    def _close_recorder(self) -> None:
+        """Commit and close what _make_recorder() opened."""
+
+    def _capture(self) -> Any:
+        """A context manager around the run (LocalRunner captures logs there)."""
+        return _NO_CAPTURE
 
     def _transition_hook(self) -> Optional[Callable[[Future, int, int], None]]:
         """A callable for every state change, or None when nothing listens (the fast path)."""

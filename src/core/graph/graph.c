@@ -868,14 +868,16 @@ int sm_graph_report_nested(struct sm_graph *g, int32_t run, int32_t nested, stru
                        "run %" PRId32 " cannot return itself as its nested future; it would "
                        "wait on itself forever",
                        run);
-    rc = set_state(g, run, SM_STATE_RAN, err);
-    if (rc != 0 && rc != SM_ECALLBACK)
-        return rc;
+    /* The nested graph is linked and activated before the transition is reported, so
+     * on_transition(RAN) sees the nested run and its parents (the recorder persists them). */
     g->runs[run].nested = nested;
     struct run *n = &g->runs[nested];
     if (n->parent == NONE && (n->bits & RUN_ACTIVE) && !is_ancestor_or_self(g, nested, run))
         n->parent = run;
     activate(g, nested, run);
+    rc = set_state(g, run, SM_STATE_RAN, err);
+    if (rc != 0 && rc != SM_ECALLBACK)
+        return rc;
     enum sm_state ns = (enum sm_state)g->runs[nested].state;
     if (!sm_state_is_terminal(ns)) {
         g->runs[run].link = g->runs[nested].first_waiter;

@@ -1,0 +1,1 @@
+"""Pipelines that tests run in child processes (kill, resume and concurrency tests)."""

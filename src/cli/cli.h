@@ -130,7 +130,7 @@ void sm__cli_format_time(int64_t us, char out[32]);
 /* A duration for people: "0.4ms", "42ms", "1.42s", "12.3s", "4m05s", "2h03m", "3d04h". */
 void sm__cli_format_duration(int64_t us, char out[32]);
 
-/* The end of a run: ended, else resolved, else failed; 0 when none. */
+/* The end of a run: ended, else resolved, else failed, else (terminal) updated; 0 when none. */
 int64_t sm__cli_run_end(const struct sm_run_rec *r);
 
 /*

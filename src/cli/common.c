@@ -336,7 +336,12 @@ int64_t sm__cli_run_end(const struct sm_run_rec *r)
         return r->ended_at;
     if (r->resolved_at > 0)
         return r->resolved_at;
-    return r->failed_at;
+    if (r->failed_at > 0)
+        return r->failed_at;
+    /* A run cancelled before it ran records no end; its last change is when it ended. */
+    if (sm_state_is_terminal((enum sm_state)r->state))
+        return r->updated_at;
+    return 0;
 }
 
 void sm__cli_join_tags(const char *tags_json, struct sm_buf *out)

@@ -259,8 +259,11 @@ def test_runs__durations_read_well_at_every_scale(store, home):
         created = store.tick()
         store.make_run(name=name, created_at=created, ended_at=created + us,
                        resolved_at=created + us)
+    canceled = store.tick()
+    store.make_run(name="h", state="CANCELED", created_at=canceled)  # no end recorded
+    store.db.execute("UPDATE runs SET updated_at = ? WHERE name = 'h'", (canceled + 3_000_000,))
     rows = table(ok(run_cli(home, "runs")))[1:]
-    assert [(r[1], r[4]) for r in rows] == [
+    assert [(r[1], r[4]) for r in rows] == [("h", "3.00s"),
         ("g", "3d04h"), ("f", "2h03m"), ("e", "4m05s"), ("d", "12.3s"), ("c", "1.42s"),
         ("b", "42ms"), ("a", "0.4ms")]
 

@@ -291,13 +291,18 @@ PyObject *sm__raise_err(struct sm_py_state *st, const struct sm_err *err)
 
 void sm__run_id_hex(const struct graph_obj *go, int32_t run, char out[33])
 {
+    static const char digits[] = "0123456789abcdef";
     uint64_t seed = go->id_seed;
     uint64_t hi = mix64(seed ^ ((uint64_t)run << 1));
     uint64_t lo = mix64(hi ^ seed ^ (uint64_t)run);
     /* uuid4 layout: version nibble 4, variant bits 10. */
     hi = (hi & ~0xF000ULL) | 0x4000ULL;
     lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)hi, (unsigned long long)lo);
+    for (int i = 15; i >= 0; i--, hi >>= 4)
+        out[i] = digits[hi & 0xF];
+    for (int i = 31; i >= 16; i--, lo >>= 4)
+        out[i] = digits[lo & 0xF];
+    out[32] = '\0';
 }
 
 static PyObject *future_get_id(PyObject *self, void *Py_UNUSED(closure))

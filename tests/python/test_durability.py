@@ -202,3 +202,78 @@ def test_durability__a_corrupted_or_truncated_blob_is_detected_on_read(tmp_path,
         api_client.get_run_output(future.id)
     blob.write_bytes(data)
     assert api_client.get_run_output(future.id) == "x" * 100_000
+
+
+def _cli():
+    return os.environ.get("SEMATIC_CLI") or str(Path(sys.executable).parent / "sematic")
+
+
+def _wait_for(path, proc, deadline_s=60):
+    import time
+
+    end = time.monotonic() + deadline_s
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < end, f"{path} did not appear within {deadline_s} s"
+        time.sleep(0.01)
+
+
+def test_durability__sematic_cancel_stops_a_running_driver_and_records_it(tmp_path):
+    home, root_file, marker = tmp_path / "home", tmp_path / "root", tmp_path / "marker"
+    env = dict(os.environ, SEMATIC_HOME=str(home), SEMATIC_PROGRESS="0",
+               PYTHONPATH=str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.waiting", str(root_file), str(marker)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(marker, proc)
+        root = root_file.read_text()
+        result = subprocess.run([_cli(), "cancel", "-y", root], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert "CancellationError" in err and "signal 15" in err
+    db = sqlite3.connect(str(home / "sematic.db"))
+    (status,) = db.execute("SELECT status FROM pipeline_runs WHERE root_id = ?", (root,)).fetchone()
+    states = dict(db.execute("SELECT name, state FROM runs WHERE root_id = ?", (root,)).fetchall())
+    lines = [t for (t,) in db.execute("SELECT text FROM logs")]
+    db.close()
+    assert status == "CANCELED"
+    assert states == {"pipeline": 7, "first": 3, "wait": 7}  # CANCELED, RESOLVED, CANCELED
+    assert lines == ["waiting"]
+
+
+def test_durability__sematic_rerun_continue_resumes_a_killed_pipeline(tmp_path):
+    home, counter, root_file = tmp_path / "home", tmp_path / "counter", tmp_path / "root"
+    result = run_chain(home, counter, root_file, kill_at=700)
+    assert result.returncode == -9
+    root = root_file.read_text()
+    resolved = resolved_steps(home, root)
+    before = counts(counter)
+    env = dict(os.environ, SEMATIC_HOME=str(home), COUNTER_FILE=str(counter), SEMATIC_PROGRESS="0")
+    env.pop("KILL_AT", None)
+    env["PYTHONPATH"] = str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    rerun = subprocess.run([_cli(), "rerun", root, "--continue"], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"resolved to {EXPECTED}" in rerun.stdout
+    after = counts(counter)
+    assert not [i for i in resolved if after[i] > before[i]]
+    assert set(after) == set(range(N_STEPS))
+
+
+def test_durability__progress_prints_plain_lines_when_not_a_terminal(tmp_path):
+    home, counter, root_file = tmp_path / "home", tmp_path / "counter", tmp_path / "root"
+    env = dict(os.environ, SEMATIC_HOME=str(home), COUNTER_FILE=str(counter), SEMATIC_PROGRESS="1",
+               PYTHONPATH=str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("KILL_AT", None)
+    result = subprocess.run([sys.executable, "-m", "pipelines.counted_chain", "50", str(root_file)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    root = root_file.read_text()
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"sematic: pipeline run {root} started"
+    assert lines[-2].startswith("sematic: 51/51 runs resolved, ")
+    assert lines[-2].endswith(f"; see it with: sematic show {root}")
+    assert lines[-1] == str(sum(range(50)))

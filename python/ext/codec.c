@@ -144,6 +144,45 @@ static PyObject *annotation_text(PyObject *ann)
     return PyType_Check(ann) ? class_name(ann) : PyObject_Str(ann);
 }
 
+/*
+ * Numbers in the canonical forms of include/sematic/json.h, formatted here
+ * and written with sm_jw_raw(): sm_jw_int() goes through snprintf and
+ * sm_jw_double() searches for the shortest digits with printf (about 0.2
+ * and 3 us a number). Integers are plain decimal. The canonical text of a
+ * finite double (the shortest that reads back, with a '.' or an exponent,
+ * fixed notation for 1e-4 <= |v| < 1e16) is exactly Python's repr(), which
+ * PyOS_double_to_string() computes with David Gay's dtoa; NaN and the
+ * infinities still go through sm_jw_double() (they are strings).
+ */
+static void jw_int(struct sm_jw *w, int64_t v)
+{
+    char buf[24];
+    char *end = buf + sizeof(buf), *p = end;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    sm_jw_raw(w, p, (size_t)(end - p));
+}
+
+/* A double in json.h's canonical form. 0, or -1 with an exception (out of memory). */
+static int jw_double(struct sm_jw *w, double v)
+{
+    if (!isfinite(v)) {
+        sm_jw_double(w, v);
+        return 0;
+    }
+    char *text = PyOS_double_to_string(v, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (text == NULL)
+        return -1;
+    sm_jw_raw(w, text, strlen(text));
+    PyMem_Free(text);
+    return 0;
+}
+
 /* Raise the _core exception of a JSON writer's sticky error. Returns -1. */
 static int raise_writer_error(struct sm_py_state *st, struct sm_jw *w, const char *what)
 {
@@ -1021,7 +1060,7 @@ static int enc_int(struct enc *e, PyObject *v, struct sm_jw *w, const struct pat
     if (!overflow) {
         if (x == -1 && PyErr_Occurred())
             return -1;
-        sm_jw_int(w, (int64_t)x);
+        jw_int(w, (int64_t)x);
         return 0;
     }
     PyObject *text = PyObject_Str(v);
@@ -1069,8 +1108,7 @@ static int enc_object(struct enc *e, PyObject *v, struct sm_jw *w, const struct 
         return enc_int(e, v, w, p);
     if (PyFloat_CheckExact(v) && isfinite(PyFloat_AS_DOUBLE(v))) {
         /* NaN and infinities are written as strings: here they would read back as str. */
-        sm_jw_double(w, PyFloat_AS_DOUBLE(v));
-        return 0;
+        return jw_double(w, PyFloat_AS_DOUBLE(v));
     }
     if (PyUnicode_CheckExact(v))
         return enc_str(e, v, w, p);
@@ -1229,6 +1267,74 @@ static Py_ssize_t union_pick(PyObject *t, PyObject *v)
     return -1;
 }
 
+/*
+ * Lists of exact ints and floats are the hottest payloads. Their numbers
+ * are formatted into a stack chunk and handed to the writer as one raw run
+ * of comma-separated numbers ("1,2,3"), which is byte for byte what
+ * writing them one at a time gives (the writer puts the comma between two
+ * runs); any other element flushes the run and is encoded as usual.
+ */
+struct number_run {
+    char buf[4096];
+    size_t len;
+};
+
+static void run_flush(struct number_run *r, struct sm_jw *w)
+{
+    if (r->len > 0)
+        sm_jw_raw(w, r->buf, r->len);
+    r->len = 0;
+}
+
+/* Append text to the run (flushing first when full). */
+static void run_add(struct number_run *r, struct sm_jw *w, const char *text, size_t n)
+{
+    if (r->len + n + 1 > sizeof(r->buf))
+        run_flush(r, w);
+    if (n + 1 > sizeof(r->buf)) {
+        sm_jw_raw(w, text, n);
+        return;
+    }
+    if (r->len > 0)
+        r->buf[r->len++] = ',';
+    memcpy(r->buf + r->len, text, n);
+    r->len += n;
+}
+
+/* 1 when item was added to the run, 0 when it must be encoded as usual, -1 with an exception. */
+static int run_number(struct number_run *r, struct sm_jw *w, enum type_kind kind, PyObject *item)
+{
+    if (kind == KIND_INT && PyLong_CheckExact(item)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(item, &overflow);
+        if (overflow)
+            return 0;
+        if (x == -1 && PyErr_Occurred())
+            return -1;
+        char digits[24];
+        char *end = digits + sizeof(digits), *p = end;
+        unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+        do {
+            *--p = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        if (x < 0)
+            *--p = '-';
+        run_add(r, w, p, (size_t)(end - p));
+        return 1;
+    }
+    if (kind == KIND_FLOAT && PyFloat_CheckExact(item) && isfinite(PyFloat_AS_DOUBLE(item))) {
+        char *text =
+            PyOS_double_to_string(PyFloat_AS_DOUBLE(item), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (text == NULL)
+            return -1;
+        run_add(r, w, text, strlen(text));
+        PyMem_Free(text);
+        return 1;
+    }
+    return 0;
+}
+
 static int enc_list(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w,
                     const struct path_seg *p)
 {
@@ -1237,18 +1343,28 @@ static int enc_list(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w,
         return -1;
     if (Py_EnterRecursiveCall(" while encoding a value"))
         return -1;
+    enum type_kind ek = sm_type_kind(et);
+    int numbers = ek == KIND_INT || ek == KIND_FLOAT;
+    struct number_run run;
+    run.len = 0;
     int rc = 0;
     struct path_seg seg = {p, SEG_INDEX, 0, NULL};
     sm_jw_begin_array(w);
     /* The size is read again each time: encoding an element may run code that mutates v. */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v) && w->code == 0; i++) {
         PyObject *item = Py_NewRef(PyList_GET_ITEM(v, i));
-        seg.index = i;
-        rc = enc(e, et, item, w, &seg);
+        rc = numbers ? run_number(&run, w, ek, item) : 0;
+        if (rc == 0) {
+            run_flush(&run, w);
+            seg.index = i;
+            rc = enc(e, et, item, w, &seg);
+        }
         Py_DECREF(item);
         if (rc < 0)
             break;
+        rc = 0;
     }
+    run_flush(&run, w);
     sm_jw_end_array(w);
     Py_LeaveRecursiveCall();
     return rc;
@@ -1462,7 +1578,7 @@ static int enc_union(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w,
     if (enc(e, sm_type_arg(t, i), v, w, p) < 0)
         return -1;
     sm_jw_keyz(w, "value_type_index");
-    sm_jw_int(w, (int64_t)i);
+    jw_int(w, (int64_t)i);
     sm_jw_end_object(w);
     return 0;
 }
@@ -1753,8 +1869,7 @@ static int enc(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w, const s
     case KIND_FLOAT:
         if (!PyFloat_CheckExact(v))
             break;
-        sm_jw_double(w, PyFloat_AS_DOUBLE(v));
-        return 0;
+        return jw_double(w, PyFloat_AS_DOUBLE(v));
     case KIND_STR:
         if (!PyUnicode_CheckExact(v))
             break;
@@ -1805,6 +1920,16 @@ static int summary_full(const struct sm_jw *w)
     return w->out->len > SM_CODEC_SUMMARY_SOFT_BYTES;
 }
 
+/* s + "…" (U+2026), marking a cut text: new reference; steals s. NULL with an exception. */
+static PyObject *append_ellipsis(PyObject *s)
+{
+    PyObject *ellipsis = PyUnicode_FromString("\xe2\x80\xa6");
+    PyObject *res = ellipsis ? PyUnicode_Concat(s, ellipsis) : NULL;
+    Py_XDECREF(ellipsis);
+    Py_DECREF(s);
+    return res;
+}
+
 /* A str cut at `max_chars` characters, "…" appended when cut. 0 or -1. */
 static int sum_text(struct sm_jw *w, PyObject *s, Py_ssize_t max_chars)
 {
@@ -1813,8 +1938,7 @@ static int sum_text(struct sm_jw *w, PyObject *s, Py_ssize_t max_chars)
     PyObject *head = PyUnicode_Substring(s, 0, max_chars);
     if (head == NULL)
         return -1;
-    PyObject *cut = PyUnicode_FromFormat("%U\u2026", head);
-    Py_DECREF(head);
+    PyObject *cut = append_ellipsis(head);
     if (cut == NULL)
         return -1;
     int rc = jw_pystr(w, cut);
@@ -1869,7 +1993,7 @@ static int sum_int(struct sm_jw *w, PyObject *v)
     if (!overflow) {
         if (x == -1 && PyErr_Occurred())
             return -1;
-        sm_jw_int(w, (int64_t)x);
+        jw_int(w, (int64_t)x);
         return 0;
     }
     PyObject *text = PyObject_Str(v);
@@ -1900,10 +2024,8 @@ static int sum_object(struct sm_jw *w, PyObject *v)
     }
     if (PyLong_CheckExact(v))
         return sum_int(w, v);
-    if (PyFloat_CheckExact(v)) {
-        sm_jw_double(w, PyFloat_AS_DOUBLE(v));
-        return 0;
-    }
+    if (PyFloat_CheckExact(v))
+        return jw_double(w, PyFloat_AS_DOUBLE(v));
     if (PyUnicode_CheckExact(v))
         return sum_str(w, v);
     return sum_repr(w, v);
@@ -1916,7 +2038,7 @@ static int sum_elements(struct enc *e, PyObject *et, PyObject *items, const stru
     Py_ssize_t n = order ? (Py_ssize_t)n_order : PyList_GET_SIZE(items);
     sm_jw_begin_object(w);
     sm_jw_keyz(w, "length");
-    sm_jw_int(w, (int64_t)n);
+    jw_int(w, (int64_t)n);
     sm_jw_keyz(w, "summary");
     sm_jw_begin_array(w);
     int rc = 0;
@@ -2116,10 +2238,11 @@ static int sum_bytes(struct sm_jw *w, PyObject *v)
     Py_XDECREF(head);
     if (r == NULL)
         return -1;
-    if (cut)
-        Py_SETREF(r, PyUnicode_FromFormat("%U\u2026", r));
-    if (r == NULL)
-        return -1;
+    if (cut) {
+        r = append_ellipsis(r);
+        if (r == NULL)
+            return -1;
+    }
     sm_jw_begin_object(w);
     sm_jw_keyz(w, "repr");
     int rc = jw_pystr(w, r);
@@ -2252,11 +2375,115 @@ static void hash_encoded(struct sm_encoded *out)
     sm_hex(digest, SM_SHA256_LEN, out->id);
 }
 
+/* 1 for the kinds whose summary is their value JSON (strings up to SUMMARY_STR_CHARS). */
+static int is_scalar_kind(enum type_kind k)
+{
+    return k == KIND_OBJECT || k == KIND_NONE || k == KIND_BOOL || k == KIND_INT ||
+           k == KIND_FLOAT || k == KIND_STR;
+}
+
+/*
+ * How the summary of `v`, a value of t whose payload is `value`, can be had
+ * without walking the value again: SUMMARY_PAYLOAD when it is the payload
+ * itself (a scalar, a tuple of scalars), SUMMARY_LIST when it is {"length":
+ * n, "summary": payload} (a list or set of scalars), SUMMARY_DATACLASS when
+ * it is {"root_type": ser, "types": {}, "values": <the payload's values>}
+ * (a dataclass of scalars, not `object`, of exactly its class),
+ * SUMMARY_DICT when it is the payload's items (a dict of scalars), else
+ * SUMMARY_WALK. Each is exactly what sum() would write: a payload without
+ * '{' (past the dataclass's own) holds no pickle fallback; one of at most
+ * SUMMARY_STR_CHARS bytes holds no string to cut; a list payload this short
+ * is below the summary's soft bound.
+ */
+enum summary_form { SUMMARY_WALK, SUMMARY_PAYLOAD, SUMMARY_LIST, SUMMARY_DICT, SUMMARY_DATACLASS };
+
+static enum summary_form summary_form(PyObject *t, PyObject *v, const struct sm_buf *value)
+{
+    static const char values_key[] = "{\"values\":{", items_key[] = "{\"items\":[";
+    const size_t values_len = sizeof(values_key) - 1, items_len = sizeof(items_key) - 1;
+    enum type_kind k = sm_type_kind(t);
+    enum summary_form form = SUMMARY_PAYLOAD;
+    size_t skip = 0;
+    Py_ssize_t n = 0;
+    int has_text = k == KIND_STR || k == KIND_OBJECT;
+    if (k == KIND_TUPLE || k == KIND_LIST || k == KIND_SET) {
+        form = k == KIND_TUPLE ? SUMMARY_PAYLOAD : SUMMARY_LIST;
+        n = k == KIND_TUPLE && !sm_type_has_ellipsis(t) ? sm_type_n_args(t) : 1;
+    } else if (k == KIND_DATACLASS) {
+        if ((PyObject *)Py_TYPE(v) != sm_type_class(t) || value->len < values_len ||
+            memcmp(value->data, values_key, values_len) != 0)
+            return SUMMARY_WALK;
+        form = SUMMARY_DATACLASS;
+        skip = values_len;
+        n = sm_type_n_args(t);
+    } else if (k == KIND_DICT) {
+        if (sm_type_n_args(t) != 2 || value->len < items_len ||
+            memcmp(value->data, items_key, items_len) != 0)
+            return SUMMARY_WALK;
+        form = SUMMARY_DICT;
+        skip = items_len;
+        n = 2;
+    } else if (!is_scalar_kind(k)) {
+        return SUMMARY_WALK;
+    }
+    if (memchr(value->data + skip, '{', value->len - skip) != NULL)
+        return SUMMARY_WALK;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *et = sm_type_arg(t, i);
+        if (et == NULL) {
+            PyErr_Clear();
+            return SUMMARY_WALK;
+        }
+        enum type_kind ek = sm_type_kind(et);
+        if (!is_scalar_kind(ek) || (form == SUMMARY_DATACLASS && ek == KIND_OBJECT))
+            return SUMMARY_WALK;
+        has_text |= ek == KIND_STR || ek == KIND_OBJECT;
+    }
+    size_t limit = has_text ? SUMMARY_STR_CHARS : SM_CODEC_SUMMARY_SOFT_BYTES - 64;
+    return value->len <= limit ? form : SUMMARY_WALK;
+}
+
 /* Write the summary of value into out->summary_json; a summary over its cap is replaced. */
 static int encode_summary(struct enc *e, PyObject *t, PyObject *value, struct sm_encoded *out)
 {
+    struct sm_buf *b = &out->summary_json;
+    const struct sm_buf *payload = &out->value_json;
     struct sm_jw w;
-    sm_jw_init(&w, &out->summary_json);
+    enum summary_form form = summary_form(t, value, payload);
+    if (form == SUMMARY_PAYLOAD || form == SUMMARY_DICT) {
+        /* A dict's payload is {"items":[...]}: its summary is the array. */
+        size_t skip = form == SUMMARY_DICT ? 9 : 0, drop = form == SUMMARY_DICT ? 1 : 0;
+        if (sm_buf_add(b, payload->data + skip, payload->len - skip - drop) == 0)
+            return 0;
+    } else if (form != SUMMARY_WALK) {
+        sm_jw_init(&w, b);
+        sm_jw_begin_object(&w);
+        if (form == SUMMARY_LIST) {
+            sm_jw_keyz(&w, "length");
+            jw_int(&w,
+                   (int64_t)(PyList_Check(value) ? PyList_GET_SIZE(value) : PySet_GET_SIZE(value)));
+            sm_jw_keyz(&w, "summary");
+            sm_jw_raw(&w, payload->data, payload->len);
+        } else {
+            PyObject *ser = sm_codec_type_json(e->st, t);
+            if (ser == NULL)
+                return -1;
+            sm_jw_keyz(&w, "root_type");
+            sm_jw_raw(&w, PyBytes_AS_STRING(ser), (size_t)PyBytes_GET_SIZE(ser));
+            sm_jw_keyz(&w, "types");
+            sm_jw_begin_object(&w);
+            sm_jw_end_object(&w);
+            /* The payload is {"values":{...}}: its inner object, without the outer braces. */
+            sm_jw_keyz(&w, "values");
+            sm_jw_raw(&w, payload->data + 10, payload->len - 11);
+        }
+        sm_jw_end_object(&w);
+        struct sm_err err = SM_ERR_INIT;
+        if (sm_jw_finish(&w, &err) == 0)
+            return 0;
+    }
+    sm_buf_reset(b);
+    sm_jw_init(&w, b);
     if (sum(e, t, value, &w) < 0)
         return -1;
     struct sm_err err = SM_ERR_INIT;
@@ -3028,7 +3255,8 @@ static PyObject *dec_annotation(struct dec *d, const struct sm_json *j)
         if (base == NULL)
             return dec_type_fail(key, "list, dict, tuple, set or Union");
         const struct sm_json *args = sm_json_get(params, "args");
-        if (args == NULL || args->kind != SM_JSON_ARRAY || args->n_items == 0)
+        if (args == NULL || args->kind != SM_JSON_ARRAY ||
+            (args->n_items == 0 && base != ts->typing_tuple))
             return dec_type_fail(args, "{\"args\": [...]}");
         PyObject *tuple = PyTuple_New((Py_ssize_t)args->n_items);
         if (tuple == NULL)
@@ -3050,7 +3278,7 @@ static PyObject *dec_annotation(struct dec *d, const struct sm_json *j)
             PyTuple_SET_ITEM(tuple, (Py_ssize_t)i, ann); /* steals ann */
         }
         PyObject *res;
-        if (PyTuple_GET_SIZE(tuple) == 1)
+        if (PyTuple_GET_SIZE(tuple) == 1 && base != ts->typing_tuple)
             res = PyObject_GetItem(base, PyTuple_GET_ITEM(tuple, 0));
         else
             res = PyObject_GetItem(base, tuple);

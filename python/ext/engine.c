@@ -1167,6 +1167,8 @@ static int exec_run(void *ctx, struct sm_graph *g, int32_t run, const struct sm_
         armed = true;
     }
 
+    if (go->recorder != NULL && fn->op == OP_CALL && sm__recorder_before_body(go->recorder) < 0)
+        return -1;
     struct sm_exec_frame frame = {.graph = cx->graph, .run = run};
     if (push_frame(st, &frame) < 0)
         return -1;

@@ -21,10 +21,14 @@
  */
 #include "record.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "sematic/hash.h"
@@ -384,6 +388,12 @@ struct recorder_obj {
     int64_t pipeline_created_at;
     int64_t n_reused, n_encoded;
     struct graph_obj *graph; /* borrowed while running */
+    /* The journal: outputs of runs that resolved since the last body started, written
+     * (no fsync) before the next body runs, so a killed driver loses only the run in
+     * flight; deleted once everything is committed. See docs/internals/record.md. */
+    struct sm_buf journal;
+    int journal_fd;      /* -1 until the first write */
+    int32_t journal_run; /* the run whose output is being recorded for the journal, or -1 */
 };
 
 #define REC(o) ((struct recorder_obj *)(o))
@@ -502,7 +512,10 @@ static int32_t intern_artifact(struct recorder_obj *r, const char *id, bool *is_
 }
 
 /* Encode value under type, queue the artifact when new; its index, or -1 with an exception. */
-static int32_t record_value(struct recorder_obj *r, PyObject *type, PyObject *value)
+static void journal_output(struct recorder_obj *r, int32_t run, const struct sm_encoded *enc);
+
+static int32_t record_value_for(struct recorder_obj *r, PyObject *type, PyObject *value,
+                                int32_t journal_run)
 {
     struct sm_py_state *st = rec_state(r);
     struct sm_encoded enc;
@@ -532,8 +545,15 @@ static int32_t record_value(struct recorder_obj *r, PyObject *type, PyObject *va
         queued(fl);
         pthread_mutex_unlock(&fl->mu);
     }
+    if (journal_run >= 0)
+        journal_output(r, journal_run, &enc);
     sm_encoded_release(&enc);
     return k;
+}
+
+static int32_t record_value(struct recorder_obj *r, PyObject *type, PyObject *value)
+{
+    return record_value_for(r, type, value, -1);
 }
 
 /* ------------------------------------------------------------ functions */
@@ -883,7 +903,8 @@ static int populate_one(struct recorder_obj *r, struct graph_obj *go, int32_t ru
     if (sm_graph_state(go->g, run) == SM_STATE_RESOLVED) {
         if (rr->artifact_out < 0) {
             struct func_obj *fn = (struct func_obj *)py->function;
-            int32_t a = record_value(r, fn->out_type, py->value ? py->value : Py_None);
+            int32_t a = record_value_for(r, fn->out_type, py->value ? py->value : Py_None,
+                                         r->journal_run == run ? run : -1);
             if (a < 0)
                 return -1;
             rr = &r->runs[run];
@@ -993,7 +1014,6 @@ int sm__recorder_transition(struct sm_recorder *rec, struct graph_obj *go, int32
                             enum sm_state from, enum sm_state to)
 {
     struct recorder_obj *r = (struct recorder_obj *)rec;
-    (void)from;
     if (check_flusher(r) < 0)
         return -1;
     int64_t now = sm_now_us();
@@ -1013,7 +1033,13 @@ int sm__recorder_transition(struct sm_recorder *rec, struct graph_obj *go, int32
         break;
     case SM_STATE_RESOLVED:
         rr->resolved_at = now;
-        if (populate(r, go, run) < 0)
+        /* A body that produced its value (not a reuse, not a nested future): journal it. */
+        if (from == SM_STATE_SCHEDULED && !rr->original_run_id[0] &&
+            ((struct func_obj *)go->runs[run].function)->op == 0)
+            r->journal_run = run;
+        int rc = populate(r, go, run);
+        r->journal_run = -1;
+        if (rc < 0)
             return -1;
         break;
     case SM_STATE_FAILED:
@@ -1063,6 +1089,115 @@ static void reuse_digest(const char *path, const char *source_id, PyObject *para
     uint8_t d[SM_SHA256_LEN];
     sm_sha256_final(&h, d);
     sm_hex(d, SM_SHA256_LEN, out);
+}
+
+/* The reuse digest of `run` (40 hex) into out: 0, 1 when an input has no artifact yet, -1
+ * with an exception. */
+static int run_digest(struct recorder_obj *r, struct graph_obj *go, int32_t run,
+                      char out[SM_SHA256_HEX_LEN + 1])
+{
+    struct rec_run *rr = &r->runs[run];
+    struct fn_info *fi = &r->fns[rr->fn];
+    PyObject *params = ((struct func_obj *)go->runs[run].function)->params;
+    Py_ssize_t np = PyTuple_GET_SIZE(params);
+    const char **ids = malloc(((size_t)np + 1) * sizeof(*ids));
+    if (ids == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < np; i++) {
+        int32_t a = r->edges[rr->in_edge_base + (int32_t)i].artifact;
+        if (a < 0) {
+            free(ids);
+            return 1;
+        }
+        ids[i] = r->arts[a];
+    }
+    reuse_digest(fi->path, fi->source_id, params, fi->sorted_params, ids, out);
+    free(ids);
+    out[40] = '\0';
+    return 0;
+}
+
+/* Append the output of `run` to the journal buffer (written before the next body runs). */
+static void journal_output(struct recorder_obj *r, int32_t run, const struct sm_encoded *enc)
+{
+    struct graph_obj *go = r->graph;
+    char digest[SM_SHA256_HEX_LEN + 1];
+    if (go == NULL || r->runs[run].fn < 0 || !r->fns[r->runs[run].fn].source_id[0] ||
+        run_digest(r, go, run, digest) != 0) {
+        PyErr_Clear();
+        return; /* without a digest the run cannot be reused: nothing to journal */
+    }
+    char id[SM_ID_HEX_LEN + 1];
+    sm__run_id_hex(go, run, id);
+    struct sm_buf *j = &r->journal;
+    if (sm_buf_addf(j, "J %s %s %s %zu %zu %zu\n", id, digest, enc->id, enc->type_json.len,
+                    enc->value_json.len, enc->summary_json.len) < 0 ||
+        sm_buf_add(j, enc->type_json.data ? enc->type_json.data : "", enc->type_json.len) < 0 ||
+        sm_buf_add(j, enc->value_json.data ? enc->value_json.data : "", enc->value_json.len) < 0 ||
+        sm_buf_add(j, enc->summary_json.data ? enc->summary_json.data : "", enc->summary_json.len) <
+            0 ||
+        sm_buf_addc(j, '\n') < 0)
+        sm_buf_reset(j); /* too big for the journal: the batch commit covers it */
+}
+
+static void journal_path(struct recorder_obj *r, char *out, size_t size)
+{
+    snprintf(out, size, "%s/journal/%s.log", r->home, r->root_id);
+}
+
+int sm__recorder_before_body(struct sm_recorder *rec)
+{
+    struct recorder_obj *r = (struct recorder_obj *)rec;
+    struct sm_buf *j = &r->journal;
+    if (j->len == 0)
+        return 0;
+    char path[4200];
+    if (r->journal_fd < 0) {
+        char dir[4200];
+        snprintf(dir, sizeof(dir), "%s/journal", r->home);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            goto fail;
+        journal_path(r, path, sizeof(path));
+        r->journal_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (r->journal_fd < 0)
+            goto fail;
+    }
+    size_t off = 0;
+    while (off < j->len) {
+        ssize_t n = write(r->journal_fd, j->data + off, j->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto fail;
+        off += (size_t)n;
+    }
+    sm_buf_reset(j);
+    return 0;
+fail:;
+    int e = errno;
+    sm_buf_reset(j);
+    char msg[512];
+    snprintf(msg, sizeof(msg), "cannot write the journal in '%s/journal': %s; %s", r->home,
+             strerror(e),
+             e == ENOSPC ? "free space there or set SEMATIC_HOME to another directory"
+                         : "check the directory's permissions");
+    sm_py_raise(rec_state(r), e == ENOSPC ? SM_ENOSPC : SM_EIO, msg);
+    return -1;
+}
+
+/* Everything is committed: the journal is no longer needed. */
+static void journal_remove(struct recorder_obj *r)
+{
+    if (r->journal_fd >= 0) {
+        close(r->journal_fd);
+        r->journal_fd = -1;
+        char path[4200];
+        journal_path(r, path, sizeof(path));
+        unlink(path);
+    }
+    sm_buf_reset(&r->journal);
 }
 
 static struct sm_store *read_store(struct recorder_obj *r)
@@ -1138,25 +1273,10 @@ int sm__recorder_try_reuse(struct sm_recorder *rec, struct graph_obj *go, int32_
     struct func_obj *fn = (struct func_obj *)go->runs[run].function;
     if (fn->op != 0)
         return 0; /* helpers (_make_list, _getitem) are cheaper to run than to look up */
-    PyObject *params = fn->params;
-    Py_ssize_t np = PyTuple_GET_SIZE(params);
-    const char **ids = malloc(((size_t)np + 1) * sizeof(*ids));
-    if (ids == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < np; i++) {
-        int32_t a = r->edges[rr->in_edge_base + (int32_t)i].artifact;
-        if (a < 0) {
-            free(ids);
-            return 0;
-        }
-        ids[i] = r->arts[a];
-    }
     char digest[SM_SHA256_HEX_LEN + 1];
-    reuse_digest(fi->path, fi->source_id, params, fi->sorted_params, ids, digest);
-    free(ids);
-    digest[40] = '\0';
+    int d = run_digest(r, go, run, digest);
+    if (d != 0)
+        return d < 0 ? -1 : 0;
 
     struct sm_py_state *st = rec_state(r);
     char old_run[SM_ID_HEX_LEN + 1] = "";
@@ -1227,6 +1347,14 @@ int sm__recorder_try_reuse(struct sm_recorder *rec, struct graph_obj *go, int32_
     rr->artifact_out = intern_artifact(r, artifact, &is_new);
     memcpy(rr->original_run_id, old_run, sizeof(rr->original_run_id));
     r->n_reused++;
+    {
+        /* Journal the reuse too (no payload: the artifact is stored), so that resuming this
+         * pipeline run again does not depend on its batch having been committed. */
+        char id[SM_ID_HEX_LEN + 1];
+        sm__run_id_hex(go, run, id);
+        if (sm_buf_addf(&r->journal, "J %s %s %s 0 0 0\n\n", id, digest, artifact) < 0)
+            sm_buf_reset(&r->journal);
+    }
     struct sm_err err = SM_ERR_INIT;
     if (sm_graph_report_value(go->g, run, &err) < 0) {
         sm__raise_err(st, &err);
@@ -1340,6 +1468,8 @@ int sm__recorder_end(struct sm_recorder *rec, struct graph_obj *go, int status)
     }
     queue_pipeline(r, status);
     int rc = flusher_drain(&r->fl);
+    if (rc == 0)
+        journal_remove(r);
     r->graph = NULL;
     if (pending != NULL) {
         PyErr_SetObject((PyObject *)Py_TYPE(pending), pending);
@@ -1412,6 +1542,10 @@ static void recorder_release(struct recorder_obj *r)
     free(r->stack);
     r->stack = NULL;
     r->n_stack = r->cap_stack = 0;
+    if (r->journal_fd >= 0)
+        close(r->journal_fd);
+    r->journal_fd = -1;
+    sm_buf_release(&r->journal);
     free(r->home);
     r->home = NULL;
 }
@@ -1513,6 +1647,9 @@ static PyObject *recorder_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs
     r->fn_index = PyDict_New();
     r->root = -1;
     r->pipeline_status = -1;
+    sm_buf_init(&r->journal, (size_t)64 << 20);
+    r->journal_fd = -1;
+    r->journal_run = -1;
     r->sync = mode;
     r->home = xstrdup_or_null(home);
     if (r->fn_index == NULL)
@@ -2010,6 +2147,51 @@ static PyObject *store_set_pipeline_status(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* put_artifact(id, type_json, summary_json, payload): store a value (journal replay). The id
+ * must be the hash of type_json + "\n" + payload. */
+static PyObject *store_put_artifact(PyObject *self, PyObject *args)
+{
+    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
+    struct sm_store *s = store_of(self);
+    const char *id, *type_json, *summary, *payload;
+    Py_ssize_t id_len, n;
+    if (s == NULL || st == NULL ||
+        !PyArg_ParseTuple(args, "s#sss#", &id, &id_len, &type_json, &summary, &payload, &n))
+        return NULL;
+    struct sm_sha256 h;
+    uint8_t d[SM_SHA256_LEN];
+    char hex[SM_SHA256_HEX_LEN + 1];
+    sm_sha256_init(&h);
+    sm_sha256_update(&h, type_json, strlen(type_json));
+    sm_sha256_update(&h, "\n", 1);
+    sm_sha256_update(&h, payload, (size_t)n);
+    sm_sha256_final(&h, d);
+    sm_hex(d, SM_SHA256_LEN, hex);
+    if (id_len != SM_SHA256_HEX_LEN || memcmp(hex, id, SM_SHA256_HEX_LEN) != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "artifact '%s' does not match its content (it hashes to %.12s...); "
+                     "it was not stored",
+                     id, hex);
+        return NULL;
+    }
+    struct sm_artifact_rec a;
+    memset(&a, 0, sizeof(a));
+    memcpy(a.id, id, SM_SHA256_HEX_LEN + 1);
+    a.type_json = type_json;
+    a.summary_json = summary;
+    a.size_bytes = n;
+    a.created_at = sm_now_us();
+    struct sm_err err = SM_ERR_INIT;
+    int rc = sm_store_begin(s, &err);
+    if (rc == 0 && (rc = sm_store_put_artifact(s, &a, payload, (size_t)n, &err)) == 0)
+        rc = sm_store_commit(s, &err);
+    else if (rc != 0)
+        sm_store_rollback(s);
+    if (rc < 0)
+        return sm__raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
 /* reuse_digest(function_path, source_id, {param: artifact_id}) -> 40-hex digest. */
 static PyObject *core_reuse_digest(PyObject *Py_UNUSED(module), PyObject *args)
 {
@@ -2069,6 +2251,8 @@ static PyMethodDef store_methods[] = {
     {"artifact_value", store_artifact_value, METH_O, "artifact_value(id) -> decoded value."},
     {"pipeline", store_pipeline, METH_O, "pipeline(root_id) -> JSON text."},
     {"logs", store_logs, METH_VARARGS, "logs(run_id, after_id=0, limit=0) -> list."},
+    {"put_artifact", store_put_artifact, METH_VARARGS,
+     "put_artifact(id, type_json, summary_json, payload): store a checked value."},
     {"set_pipeline_status", store_set_pipeline_status, METH_VARARGS,
      "set_pipeline_status(root_id, status)."},
     {NULL, NULL, 0, NULL},

@@ -35,6 +35,9 @@ int sm__recorder_transition(struct sm_recorder *rec, struct graph_obj *go, int32
  */
 int sm__recorder_try_reuse(struct sm_recorder *rec, struct graph_obj *go, int32_t run);
 
+/* Before a user body runs: write the journal of what resolved since the last body. */
+int sm__recorder_before_body(struct sm_recorder *rec);
+
 /* _core.run() ends: the pipeline run's final status (enum sm_pipeline_status). Never raises
  * over an exception already set: it keeps the first. */
 int sm__recorder_end(struct sm_recorder *rec, struct graph_obj *go, int status);

@@ -213,6 +213,8 @@ def _reuse_map(store: Any, rerun_from: str, mode: Optional[RerunMode]) -> Dict[s
                 todo.extend(children.get(x, ()))
         # A run downstream of an ancestor's sibling output is covered by the edges.
     reuse: Dict[str, Tuple[str, str]] = {}
+    if mode is RerunMode.CONTINUE:
+        reuse.update(_replay_journal(store, root_id))
     for r in runs.values():
         if r["future_state"] != "RESOLVED" or r["id"] in excluded or r["id"] not in output:
             continue
@@ -222,6 +224,47 @@ def _reuse_map(store: Any, rerun_from: str, mode: Optional[RerunMode]) -> Dict[s
             r["function_path"], r["source_code_id"], inputs.get(r["id"], {})
         )
         reuse.setdefault(digest, (r["id"], output[r["id"]]))
+    return reuse
+
+
+def _replay_journal(store: Any, root_id: str) -> Dict[str, Tuple[str, str]]:
+    """Outputs a killed driver had journaled but not committed: stored, and made reusable.
+
+    The journal (``$SEMATIC_HOME/journal/<root>.log``, python/ext/record.c) holds
+    records ``J <run> <digest> <artifact> <n_type> <n_payload> <n_summary>\\n`` then the
+    three texts and a newline. A record cut short by the crash is ignored.
+    """
+    path = os.path.join(_settings.home(), "journal", f"{root_id}.log")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return {}
+    reuse: Dict[str, Tuple[str, str]] = {}
+    pos = 0
+    while True:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            break
+        fields = data[pos:end].split(b" ")
+        if len(fields) != 7 or fields[0] != b"J":
+            break
+        run_id, digest, artifact = (x.decode() for x in fields[1:4])
+        n_type, n_payload, n_summary = (int(x) for x in fields[4:7])
+        body = end + 1
+        stop = body + n_type + n_payload + n_summary
+        if stop + 1 > len(data) or data[stop : stop + 1] != b"\n":
+            break  # cut short by the crash
+        type_json = data[body : body + n_type].decode()
+        payload = data[body + n_type : body + n_type + n_payload].decode()
+        summary = data[body + n_type + n_payload : stop].decode()
+        if n_type:  # else a reuse: the artifact is stored already
+            try:
+                store.put_artifact(artifact, type_json, summary, payload)
+            except ValueError:
+                break  # damaged: stop trusting the rest
+        reuse[digest] = (run_id, artifact)
+        pos = stop + 1
     return reuse
 
 

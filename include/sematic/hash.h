@@ -40,9 +40,11 @@ void sm_hex(const uint8_t *bytes, size_t n, char *out);
 int sm_is_hex(const char *s, size_t len);
 
 /*
- * A fresh random id: 32 lower-case hex characters + NUL, from getrandom(2).
- * Ids are drawn from a per-thread pool refilled 4 KiB at a time, so the
- * common case makes no system call. Returns 0 or SM_EIO.
+ * A fresh id: 32 lower-case hex characters + NUL in the UUIDv7 layout: a
+ * 48-bit millisecond timestamp, then 74 random bits from getrandom(2), so
+ * ids sort by creation time (indexes on them stay compact). The random bits
+ * come from a per-thread pool refilled 4 KiB at a time, so the common case
+ * makes no system call. Returns 0 or SM_EIO.
  */
 int sm_random_id(char out[SM_ID_HEX_LEN + 1], struct sm_err *err);
 

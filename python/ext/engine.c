@@ -34,6 +34,7 @@
 
 #include <string.h>
 #include <structmember.h>
+#include <time.h>
 #include <unistd.h>
 
 /* New reference to the raised exception (normalised, traceback attached); clears it. */
@@ -161,6 +162,12 @@ static PyObject *graph_new_obj(struct sm_py_state *st)
     PyObject *probe = PyLong_FromVoidPtr(go);
     Py_hash_t h = probe ? PyObject_Hash(probe) : 0;
     Py_XDECREF(probe);
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        go->id_ms =
+            ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) & 0xFFFFFFFFFFFFULL;
+    }
     go->id_seed = mix64((uint64_t)(uintptr_t)go ^ (uint64_t)sm_graph_now_ms(go->g) ^
                         ((uint64_t)h << 17) ^ (uint64_t)getpid());
     PyObject_GC_Track(go);
@@ -292,12 +299,12 @@ PyObject *sm__raise_err(struct sm_py_state *st, const struct sm_err *err)
 void sm__run_id_hex(const struct graph_obj *go, int32_t run, char out[33])
 {
     static const char digits[] = "0123456789abcdef";
-    uint64_t seed = go->id_seed;
-    uint64_t hi = mix64(seed ^ ((uint64_t)run << 1));
-    uint64_t lo = mix64(hi ^ seed ^ (uint64_t)run);
-    /* uuid4 layout: version nibble 4, variant bits 10. */
-    hi = (hi & ~0xF000ULL) | 0x4000ULL;
-    lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+    /* UUIDv7 layout: the graph's creation time in ms, then 42 bits of the graph's seed, then
+     * the run index, so the runs of a graph get increasing ids (database indexes on run ids
+     * then grow at one end). Unique across graphs through the time and the seed. */
+    uint64_t hi = (go->id_ms << 16) | 0x7000ULL | (go->id_seed & 0xFFFULL);
+    uint64_t lo = 0x8000000000000000ULL | (((go->id_seed >> 12) & 0x3FFFFFFFULL) << 32) |
+                  (uint64_t)(uint32_t)run;
     for (int i = 15; i >= 0; i--, hi >>= 4)
         out[i] = digits[hi & 0xF];
     for (int i = 31; i >= 16; i--, lo >>= 4)

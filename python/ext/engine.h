@@ -39,6 +39,7 @@ struct graph_obj {
     int32_t n_runs;
     int32_t cap_runs;
     uint64_t id_seed;   /* makes future ids unique across graphs */
+    uint64_t id_ms;     /* creation time (ms, 48 bits): the front of its run ids */
     PyObject *runner;   /* the runner executing this graph, or NULL */
     int32_t root;       /* the root being run, or -1 */
     int32_t failed_run; /* the first run that went FAILED during a run, or -1 */

@@ -1829,16 +1829,44 @@ static int enc_class(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w,
     return enc_pickle(e, v, w, p);
 }
 
+/*
+ * The name of an Enum member of exactly the class of t, when reading it
+ * back (cls[name]) gives the member itself: new reference, NULL with no
+ * exception when not (another class, a composite Flag), or NULL with one.
+ */
+static PyObject *enum_name(struct sm_codec_state *cs, PyObject *t, PyObject *v)
+{
+    PyObject *cls = sm_type_class(t);
+    if ((PyObject *)Py_TYPE(v) != cls)
+        return NULL;
+    PyObject *name = PyObject_GetAttr(v, cs->str_name_member);
+    if (name == NULL || !PyUnicode_Check(name)) {
+        if (name == NULL && PyErr_ExceptionMatches(PyExc_AttributeError))
+            PyErr_Clear();
+        Py_XDECREF(name);
+        return NULL;
+    }
+    PyObject *members = PyObject_GetAttr(cls, cs->str_member_map);
+    PyObject *hit = members && PyDict_Check(members) ? PyDict_GetItemWithError(members, name)
+                                                     : NULL; /* borrowed */
+    int same = hit == v;
+    Py_XDECREF(members);
+    if (!same) {
+        Py_CLEAR(name);
+        if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_AttributeError))
+            PyErr_Clear();
+    }
+    return name;
+}
+
 /* An Enum member of exactly the declared class: its name. */
 static int enc_enum(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w,
                     const struct path_seg *p)
 {
-    if ((PyObject *)Py_TYPE(v) != sm_type_class(t))
-        return enc_pickle(e, v, w, p);
-    PyObject *name = PyObject_GetAttr(v, e->cs->str_name_member);
+    PyObject *name = enum_name(e->cs, t, v);
     if (name == NULL)
-        return -1;
-    int rc = PyUnicode_Check(name) ? jw_pystr(w, name) : enc_pickle(e, v, w, p);
+        return PyErr_Occurred() ? -1 : enc_pickle(e, v, w, p);
+    int rc = jw_pystr(w, name);
     Py_DECREF(name);
     return rc;
 }
@@ -2251,6 +2279,17 @@ static int sum_bytes(struct sm_jw *w, PyObject *v)
     return rc;
 }
 
+/* The summary of an Enum position: the name, as in the payload, else the repr. */
+static int sum_enum(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w)
+{
+    PyObject *name = enum_name(e->cs, t, v);
+    if (name == NULL)
+        return PyErr_Occurred() ? -1 : sum_repr(w, v);
+    int rc = sum_str(w, name);
+    Py_DECREF(name);
+    return rc;
+}
+
 static int sum_class(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w)
 {
     struct type_info *info = info_of(t);
@@ -2304,9 +2343,7 @@ static int sum(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w)
     case KIND_CLASS:
         return sum_class(e, t, v, w);
     case KIND_ENUM:
-        if ((PyObject *)Py_TYPE(v) != sm_type_class(t))
-            break;
-        return enc_enum(e, t, v, w, NULL);
+        return sum_enum(e, t, v, w);
     case KIND_LIST:
     case KIND_SET:
         if (!fits_exactly(t, v))
@@ -2608,12 +2645,12 @@ static int json_is_str(const struct sm_json *j, const char *s)
     return j != NULL && j->kind == SM_JSON_STRING && j->len == n && memcmp(j->str, s, n) == 0;
 }
 
-/* Member `key` (len bytes) of object j, or NULL. */
+/* Member `key` (len bytes) of object j, or NULL; the last duplicate wins, as in sm_json_get. */
 static const struct sm_json *json_member(const struct sm_json *j, const char *key, size_t len)
 {
     if (j == NULL || j->kind != SM_JSON_OBJECT)
         return NULL;
-    for (size_t i = 0; i < j->n_items; i++)
+    for (size_t i = j->n_items; i-- > 0;)
         if (j->items[i].key_len == len && memcmp(j->items[i].key, key, len) == 0)
             return &j->items[i];
     return NULL;
@@ -2914,7 +2951,11 @@ static PyObject *dec_union(struct dec *d, PyObject *t, const struct sm_json *j,
     return m ? dec(d, m, value, p) : NULL;
 }
 
-/* The names of the init=False fields of a dataclass Type: borrowed tuple, or NULL. */
+/*
+ * The names of the init=False fields of a dataclass Type (set after the
+ * constructor runs): borrowed tuple from the module's cache, or NULL with
+ * an exception.
+ */
 static PyObject *noinit_names(struct dec *d, PyObject *rt)
 {
     PyObject *cls = sm_type_class(rt);
@@ -2922,9 +2963,11 @@ static PyObject *noinit_names(struct dec *d, PyObject *rt)
     if (hit != NULL || PyErr_Occurred())
         return hit;
     PyObject *names = sm_type_fields(rt);
-    PyObject *fields = names ? PyObject_GetAttr(cls, d->cs->str_dataclass_fields) : NULL;
-    PyObject *res = fields ? PyList_New(0) : NULL;
-    if (res == NULL)
+    if (names == NULL)
+        return NULL;
+    PyObject *fields = PyObject_GetAttr(cls, d->cs->str_dataclass_fields);
+    PyObject *list = fields ? PyList_New(0) : NULL, *tuple = NULL;
+    if (list == NULL)
         goto done;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
         PyObject *name = PyTuple_GET_ITEM(names, i);
@@ -2933,18 +2976,19 @@ static PyObject *noinit_names(struct dec *d, PyObject *rt)
         Py_XDECREF(field);
         int r = init ? PyObject_IsTrue(init) : -1;
         Py_XDECREF(init);
-        if (r < 0 || (r == 0 && PyList_Append(res, name) < 0)) {
-            Py_CLEAR(res);
+        if (r < 0 || (r == 0 && PyList_Append(list, name) < 0))
             goto done;
-        }
     }
-    Py_SETREF(res, PyList_AsTuple(res));
-    if (res != NULL && PyDict_SetItem(d->cs->noinit, cls, res) < 0)
-        Py_CLEAR(res);
+    tuple = PyList_AsTuple(list);
+    if (tuple != NULL && PyDict_SetItem(d->cs->noinit, cls, tuple) < 0)
+        Py_CLEAR(tuple);
 done:
+    Py_XDECREF(list);
     Py_XDECREF(fields);
-    Py_XDECREF(res); /* the dict holds it */
-    return res ? PyDict_GetItemWithError(d->cs->noinit, cls) : NULL;
+    if (tuple == NULL)
+        return NULL;
+    Py_DECREF(tuple); /* the cache holds it */
+    return tuple;
 }
 
 static PyObject *dec_dataclass(struct dec *d, PyObject *t, const struct sm_json *j,
@@ -3555,7 +3599,8 @@ int sm_codec_exec(PyObject *module, struct sm_codec_state *cs)
         intern(&cs->str_tzinfo, "tzinfo") < 0 || intern(&cs->str_fold, "fold") < 0 ||
         intern(&cs->str_dict, "__dict__") < 0 || intern(&cs->str_bases, "__bases__") < 0 ||
         intern(&cs->str_module, "__module__") < 0 || intern(&cs->str_name, "__name__") < 0 ||
-        intern(&cs->str_name_member, "_name_") < 0 || intern(&cs->str_init, "init") < 0 ||
+        intern(&cs->str_name_member, "_name_") < 0 ||
+        intern(&cs->str_member_map, "_member_map_") < 0 || intern(&cs->str_init, "init") < 0 ||
         intern(&cs->str_dataclass_fields, "__dataclass_fields__") < 0)
         goto error;
     if (PyModule_AddFunctions(module, codec_functions) < 0)
@@ -3580,6 +3625,7 @@ error:
     X(str_module) \
     X(str_name) \
     X(str_name_member) \
+    X(str_member_map) \
     X(str_init) \
     X(str_dataclass_fields)
 /* clang-format on */

@@ -44,7 +44,8 @@ struct sm_codec_state {
     PyObject *pickle_dumps, *pickle_loads;
     /* interned names */
     PyObject *str_isoformat, *str_fromisoformat, *str_tzinfo, *str_fold, *str_dict, *str_bases;
-    PyObject *str_module, *str_name, *str_name_member, *str_init, *str_dataclass_fields;
+    PyObject *str_module, *str_name, *str_name_member, *str_member_map, *str_init;
+    PyObject *str_dataclass_fields;
     struct sm_encoded *spare; /* owned: the buffers _core.encode reuses; NULL while in use */
 };
 

@@ -77,6 +77,12 @@ class Counted:
 
 
 @dataclasses.dataclass(frozen=True)
+class FrozenCounted:
+    n: int
+    label: str = dataclasses.field(init=False, default="none")
+
+
+@dataclasses.dataclass(frozen=True)
 class Key:
     name: str
     version: int
@@ -278,6 +284,9 @@ def test_codec__tuple_with_ellipsis_uses_one_type_for_every_element():
         (pathlib.PurePath, pathlib.PurePath("a/b")),
         (pathlib.PurePosixPath, pathlib.PurePosixPath("/x")),
         (frozenset, frozenset({1, 2})),
+        (List[int], [1, 2**70, True, -5, Level.LOW, 0, -(2**63)]),
+        (List[float], [1.5, float("nan"), -0.0, float("-inf"), 1e300]),
+        (List[float], [i / 7 for i in range(3000)]),
     ],
 )
 def test_codec__round_trips(annotation, value):
@@ -374,6 +383,19 @@ def test_codec__dataclass_init_false_fields_and_post_init():
     c.doubled = 100
     back, _ = roundtrip(Counted, c)
     assert back.doubled == 100
+
+
+def test_codec__frozen_dataclass_init_false_field_is_restored():
+    value = FrozenCounted(2)
+    object.__setattr__(value, "label", "set later")
+    back, _ = roundtrip(FrozenCounted, value)
+    assert back.n == 2 and back.label == "set later"
+
+
+def test_codec__decode_accepts_bytes_and_str():
+    _, type_json, value_json, _ = encode(List[str], ["\u00e9"])
+    assert decode(type_json.encode(), value_json.encode()) == ["\u00e9"]
+    assert decode_type(type_json.encode()) == List[str]
 
 
 def test_codec__dataclass_in_sematic_format_decodes():
@@ -855,3 +877,16 @@ def test_codec__floats_are_written_in_their_shortest_form(seed):
         if math.isfinite(v):
             assert encode(float, v)[2] == repr(v)
             assert float(encode(float, v)[2]) == v
+
+
+class Perm(enum.Flag):
+    R = 4
+    W = 2
+
+
+def test_codec__composite_flags_are_pickled():
+    value = Perm.R | Perm.W
+    back, encoded = roundtrip(Perm, value)
+    assert back is value or back == value
+    assert encode(Perm, Perm.R)[2] == '"R"'
+    assert_roundtrip(List[Perm], [Perm.W, value])

@@ -32,13 +32,13 @@
 #define SM_JSON_MAX_DEPTH 256
 
 struct sm_jw {
-    struct sm_buf *out;                 /* borrowed; the writer appends to it */
-    int code;                           /* first error, 0 while none */
-    char msg[128];                      /* its message */
-    int depth;                          /* open containers */
+    struct sm_buf *out; /* borrowed; the writer appends to it */
+    int code;           /* first error, 0 while none */
+    char msg[128];      /* its message */
+    int depth;          /* open containers */
     unsigned char need_comma[SM_JSON_MAX_DEPTH + 1];
     unsigned char in_object[SM_JSON_MAX_DEPTH + 1];
-    unsigned char after_key;            /* a key was written, its value comes next */
+    unsigned char after_key; /* a key was written, its value comes next */
 };
 
 /* Start writing into out (appending to what it holds). */

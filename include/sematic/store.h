@@ -57,20 +57,20 @@ struct sm_run_rec {
     const char *resource_requirements_json; /* may be NULL */
     const char *retry_settings_json;        /* may be NULL */
     const char *cache_key;                  /* may be NULL */
-    const char *exception_json; /* {"repr","name","module","ancestors"}, may be NULL */
+    const char *exception_json;             /* {"repr","name","module","ancestors"}, may be NULL */
     const char *external_exception_json;
-    bool is_inline;   /* false for standalone functions */
-    int32_t attempt;  /* retries so far */
+    bool is_inline;  /* false for standalone functions */
+    int32_t attempt; /* retries so far */
     int64_t created_at, updated_at, started_at, ended_at, resolved_at, failed_at;
-    int64_t seq;      /* change sequence of the last write (read only) */
+    int64_t seq; /* change sequence of the last write (read only) */
 };
 
 /* A stored value. The payload is the canonical JSON encoding of the value. */
 struct sm_artifact_rec {
-    char id[SM_SHA256_HEX_LEN + 1]; /* SHA-256 of type_json "\n" payload */
-    const char *type_json;          /* type serialization */
-    const char *summary_json;       /* bounded summary for displays */
-    int64_t size_bytes;             /* payload size */
+    char id[SM_SHA256_HEX_LEN + 1];       /* SHA-256 of type_json "\n" payload */
+    const char *type_json;                /* type serialization */
+    const char *summary_json;             /* bounded summary for displays */
+    int64_t size_bytes;                   /* payload size */
     char blob_key[SM_SHA256_HEX_LEN + 1]; /* "" when the payload is inline */
     int64_t created_at;
 };
@@ -105,19 +105,19 @@ int sm_pipeline_check_transition(int from, int to, struct sm_err *err);
 /* Sematic's "resolution": one execution of a whole pipeline. */
 struct sm_pipeline_rec {
     char root_id[SM_ID_HEX_LEN + 1];
-    int status;                 /* enum sm_pipeline_status */
-    const char *kind;           /* "LOCAL", "SILENT", "CLUSTER" */
+    int status;       /* enum sm_pipeline_status */
+    const char *kind; /* "LOCAL", "SILENT", "CLUSTER" */
     const char *cache_namespace;
-    const char *user;           /* may be NULL */
-    const char *git_json;       /* {"remote","branch","commit","dirty"}, may be NULL */
-    const char *settings_json;  /* may be NULL */
+    const char *user;          /* may be NULL */
+    const char *git_json;      /* {"remote","branch","commit","dirty"}, may be NULL */
+    const char *settings_json; /* may be NULL */
     const char *client_version;
-    const char *run_command;    /* argv joined, for display */
-    const char *python;         /* interpreter that ran the driver (for `sematic rerun`) */
-    const char *cwd;            /* its working directory */
-    const char *sys_path_json;  /* its sys.path, JSON array */
-    int64_t driver_pid;         /* 0 when none */
-    int64_t driver_start;       /* /proc start time of that pid (so a reused pid is not signalled) */
+    const char *run_command;   /* argv joined, for display */
+    const char *python;        /* interpreter that ran the driver (for `sematic rerun`) */
+    const char *cwd;           /* its working directory */
+    const char *sys_path_json; /* its sys.path, JSON array */
+    int64_t driver_pid;        /* 0 when none */
+    int64_t driver_start;      /* /proc start time of that pid (so a reused pid is not signalled) */
     const char *driver_host;
     int64_t created_at, updated_at, ended_at;
     int64_t seq;
@@ -268,8 +268,7 @@ int sm_store_list_artifacts(struct sm_store *s, const char *root_id, sm_artifact
                             struct sm_err *err);
 int sm_store_get_pipeline(struct sm_store *s, const char *root_id, struct sm_pipeline_rec *out,
                           struct sm_err *err);
-int sm_store_get_source(struct sm_store *s, const char *id, struct sm_buf *out,
-                        struct sm_err *err);
+int sm_store_get_source(struct sm_store *s, const char *id, struct sm_buf *out, struct sm_err *err);
 /* Log lines of run_id with id > after_id, oldest first, at most limit (0: all). */
 int sm_store_read_logs(struct sm_store *s, const char *run_id, int64_t after_id, int64_t limit,
                        sm_log_fn fn, void *ctx, struct sm_err *err);

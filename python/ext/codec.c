@@ -888,7 +888,9 @@ PyObject *sm_codec_type_json(struct sm_py_state *st, PyObject *type)
 struct enc {
     struct sm_py_state *st;
     struct sm_codec_state *cs;
-    struct sm_buf *scratch; /* one per sorting depth, grown on demand */
+    /* One buffer per sorting depth, each allocated on its own: a writer holds a
+     * pointer to its buffer while deeper ones are added. */
+    struct sm_buf **scratch;
     int n_scratch;
     int depth;
 };
@@ -903,8 +905,10 @@ struct span {
 
 static void enc_release(struct enc *e)
 {
-    for (int i = 0; i < e->n_scratch; i++)
-        sm_buf_release(&e->scratch[i]);
+    for (int i = 0; i < e->n_scratch; i++) {
+        sm_buf_release(e->scratch[i]);
+        PyMem_Free(e->scratch[i]);
+    }
     PyMem_Free(e->scratch);
     e->scratch = NULL;
     e->n_scratch = 0;
@@ -914,18 +918,22 @@ static void enc_release(struct enc *e)
 static struct sm_buf *scratch_push(struct enc *e)
 {
     if (e->depth == e->n_scratch) {
-        int n = e->n_scratch ? 2 * e->n_scratch : 4;
-        struct sm_buf *grown = PyMem_Realloc(e->scratch, (size_t)n * sizeof(*grown));
+        struct sm_buf **grown =
+            PyMem_Realloc(e->scratch, (size_t)(e->n_scratch + 1) * sizeof(*grown));
         if (grown == NULL) {
             PyErr_NoMemory();
             return NULL;
         }
-        for (int i = e->n_scratch; i < n; i++)
-            sm_buf_init(&grown[i], SM_CODEC_VALUE_MAX_BYTES);
         e->scratch = grown;
-        e->n_scratch = n;
+        struct sm_buf *b = PyMem_Malloc(sizeof(*b));
+        if (b == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        sm_buf_init(b, SM_CODEC_VALUE_MAX_BYTES);
+        e->scratch[e->n_scratch++] = b;
     }
-    struct sm_buf *b = &e->scratch[e->depth++];
+    struct sm_buf *b = e->scratch[e->depth++];
     sm_buf_reset(b);
     return b;
 }
@@ -1012,7 +1020,7 @@ static int enc_pickle(struct enc *e, PyObject *v, struct sm_jw *w, const struct 
 {
     PyObject *data = pickle_dumps(e->cs, v);
     if (data == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_Exception))
+        if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError))
             return -1;
         PyObject *type, *cause, *tb;
         PyErr_Fetch(&type, &cause, &tb);
@@ -1338,6 +1346,12 @@ static int run_number(struct number_run *r, struct sm_jw *w, enum type_kind kind
 static int enc_list(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w,
                     const struct path_seg *p)
 {
+    if (PyList_GET_SIZE(v) == 0) {
+        /* No element type needed: List[Any], the type of an empty _make_list, has none. */
+        sm_jw_begin_array(w);
+        sm_jw_end_array(w);
+        return 0;
+    }
     PyObject *et = sm_type_arg(t, 0);
     if (et == NULL)
         return -1;
@@ -1510,6 +1524,11 @@ error:
 static int enc_set(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w,
                    const struct path_seg *p)
 {
+    if (PySet_GET_SIZE(v) == 0) {
+        sm_jw_begin_array(w);
+        sm_jw_end_array(w);
+        return 0;
+    }
     PyObject *et = sm_type_arg(t, 0);
     if (et == NULL)
         return -1;
@@ -2089,7 +2108,8 @@ static int sum_elements(struct enc *e, PyObject *et, PyObject *items, const stru
 /* List[T] and Set[T] (sets in their payload order). */
 static int sum_list_or_set(struct enc *e, PyObject *t, PyObject *v, struct sm_jw *w)
 {
-    PyObject *et = sm_type_arg(t, 0);
+    Py_ssize_t count = PyList_Check(v) ? PyList_GET_SIZE(v) : PySet_GET_SIZE(v);
+    PyObject *et = count > 0 ? sm_type_arg(t, 0) : t; /* t stands in: no element is summarized */
     if (et == NULL)
         return -1;
     if (Py_EnterRecursiveCall(" while summarizing a value"))
@@ -2820,7 +2840,7 @@ static PyObject *dec_list_or_set(struct dec *d, PyObject *t, const struct sm_jso
 {
     if (j->kind != SM_JSON_ARRAY)
         return dec_fail(t, j, p, "an array");
-    PyObject *et = sm_type_arg(t, 0);
+    PyObject *et = j->n_items > 0 ? sm_type_arg(t, 0) : t; /* t stands in: nothing to decode */
     if (et == NULL)
         return NULL;
     int is_set = sm_type_kind(t) == KIND_SET;
@@ -3313,6 +3333,8 @@ static PyObject *dec_annotation(struct dec *d, const struct sm_json *j)
                 ann = dec_annotation(d, at);
             else if (json_is_str(sm_json_get(a, "value"), "..."))
                 ann = Py_NewRef(Py_Ellipsis);
+            else if (json_is_str(sm_json_get(a, "value"), "typing.Any"))
+                ann = Py_NewRef(ts->typing_any); /* List[Any]: an empty _make_list */
             else
                 dec_type_fail(a, "{\"type\": ...}");
             if (ann == NULL) {

@@ -293,6 +293,17 @@ def test_codec__round_trips(annotation, value):
     assert_roundtrip(annotation, value)
 
 
+def test_codec__deeply_nested_dicts_and_sets():
+    """Each nesting level of sets and dicts sorts in its own scratch buffer."""
+    t, v = Set[int], {3, 1, 2}
+    for i in range(10):
+        t, v = Dict[str, t], {"b": v, str(i): v}
+    assert_roundtrip(t, v)
+    assert encode(Dict[Tuple[int, int], Set[str]], {(2, 1): {"b", "a"}, (1, 2): set()})[2] == (
+        '{"items":[[[1,2],[]],[[2,1],["a","b"]]]}'
+    )
+
+
 def test_codec__int_float_and_bool_are_distinguished():
     ids = {encode(object, v)[0] for v in (1, 1.0, True)}
     assert len(ids) == 3
@@ -390,6 +401,19 @@ def test_codec__frozen_dataclass_init_false_field_is_restored():
     object.__setattr__(value, "label", "set later")
     back, _ = roundtrip(FrozenCounted, value)
     assert back.n == 2 and back.label == "set later"
+
+
+def test_codec__an_empty_list_of_any_is_stored():
+    """List[Any] is the type of an empty _make_list (API.md 2.2)."""
+    from typing import Any
+
+    _, type_json, value_json, summary_json = encode(List[Any], [])
+    assert (value_json, summary_json) == ("[]", '{"length":0,"summary":[]}')
+    assert json.loads(type_json)["type"] == ["typing", "list", {"args": [{"value": "typing.Any"}]}]
+    assert decode(type_json, value_json) == []
+    assert decode_type(type_json) == List[Any]
+    with pytest.raises(TypeError, match="'Any' is not a Sematic-supported type"):
+        encode(List[Any], [1])
 
 
 def test_codec__decode_accepts_bytes_and_str():

@@ -588,12 +588,13 @@ static int32_t fn_info_of(struct recorder_obj *r, PyObject *function)
     if (PyErr_Occurred())
         return -1;
     struct sm_py_state *st = rec_state(r);
-    /* (name, description, source, is_inline, tags_json, resource_json, retry_json, cache) */
+    /* (name, description, source, is_inline, tags_json, resource_json, retry_json, cache,
+     * recorded function path) */
     PyObject *args[] = {function};
     PyObject *m = sm__call_hook(st, "function_metadata", args, 1);
     if (m == NULL)
         return -1;
-    if (!PyTuple_Check(m) || PyTuple_GET_SIZE(m) != 8) {
+    if (!PyTuple_Check(m) || PyTuple_GET_SIZE(m) != 9) {
         Py_DECREF(m);
         PyErr_SetString(PyExc_RuntimeError, "sematic._hooks.function_metadata broke its contract");
         return -1;
@@ -602,7 +603,7 @@ static int32_t fn_info_of(struct recorder_obj *r, PyObject *function)
     struct fn_info *fi = &r->fns[r->n_fns];
     memset(fi, 0, sizeof(*fi));
     fi->name = utf8_dup(PyTuple_GET_ITEM(m, 0));
-    fi->path = utf8_dup(((struct func_obj *)function)->fqpn);
+    fi->path = utf8_dup(PyTuple_GET_ITEM(m, 8));
     fi->description = utf8_dup(PyTuple_GET_ITEM(m, 1));
     fi->is_inline = PyObject_IsTrue(PyTuple_GET_ITEM(m, 3)) > 0;
     fi->tags_json = utf8_dup(PyTuple_GET_ITEM(m, 4));

@@ -206,7 +206,7 @@ def _tags_json(tags: Any) -> str:
 
 def function_metadata(function: Function) -> Tuple[Any, ...]:
     """What a run records from its function, once per function and pipeline run:
-    (name, docstring, source, is_inline, tags_json, resource_json, retry_json, cache)."""
+    (name, docstring, source, is_inline, tags_json, resource_json, retry_json, cache, path)."""
     import inspect
 
     func = getattr(function, "func", None)
@@ -218,6 +218,11 @@ def function_metadata(function: Function) -> Tuple[Any, ...]:
             source = None
     doc = inspect.cleandoc(function.__doc__) if getattr(function, "__doc__", None) else None
     name = getattr(function, "__name__", None) or str(function).rsplit(".", 1)[-1]
+    path = function.get_func_fqpn()
+    if path.startswith(_RERUN_MAIN + "."):
+        # sematic rerun loads the driver's script under another name (sematic/_rerun.py);
+        # its functions keep the path they had, so their runs can be reused.
+        path = "__main__" + path[len(_RERUN_MAIN) :]
     return (
         name,
         doc,
@@ -227,7 +232,11 @@ def function_metadata(function: Function) -> Tuple[Any, ...]:
         _json_or_none(function.resource_requirements),
         _json_or_none(_retry_dict(function.retry_settings)),
         bool(function.cache),
+        path,
     )
+
+
+_RERUN_MAIN = "__sematic_main__"
 
 
 def _retry_dict(retry: Any) -> Any:

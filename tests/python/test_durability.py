@@ -263,6 +263,8 @@ def test_durability__sematic_rerun_continue_resumes_a_killed_pipeline(tmp_path):
     after = counts(counter)
     assert not [i for i in resolved if after[i] > before[i]]
     assert set(after) == set(range(N_STEPS))
+    # Steps 0..699 resolved before the crash (committed or journaled): only the rest ran.
+    assert sum(after.values()) - sum(before.values()) == N_STEPS - 700
 
 
 def test_durability__progress_prints_plain_lines_when_not_a_terminal(tmp_path):

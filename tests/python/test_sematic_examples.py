@@ -174,10 +174,27 @@ def test_first_pipeline_example_keeps_the_best_of_three_fits(monkeypatch):
 def test_first_pipeline_example_runs_as_a_script_and_prints_the_best_line(tmp_path):
     # The command the README and `make demo` show, from another directory so
     # that `import sematic` finds the installed package.
-    proc = subprocess.run([sys.executable, str(FIRST_PIPELINE)], cwd=tmp_path,
+    # It runs with LocalRunner: the store goes to a home of its own.
+    env = dict(os.environ, SEMATIC_HOME=str(tmp_path / "home"), SEMATIC_PROGRESS="0")
+    proc = subprocess.run([sys.executable, str(FIRST_PIPELINE)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
 
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[-1] == "best: y = 3.008 x + 2.009 (learning rate 0.1, test MSE 0.00945)"
-    assert len(lines) == 4, proc.stdout
+    assert "best: y = 3.008 x + 2.009 (learning rate 0.1, test MSE 0.00945)" in lines
+    assert sum(line.startswith("fitting 150 points") for line in lines) == 3
+    (recorded,) = [line for line in lines if line.startswith("pipeline run ")]
+    root_id = recorded.split()[2]
+    assert f"  sematic show {root_id}" in lines
+    assert (tmp_path / "home" / "sematic.db").exists()
+
+
+def test_first_pipeline_example_runs_silently_with_silent_flag(tmp_path):
+    env = dict(os.environ, SEMATIC_HOME=str(tmp_path / "home"))
+    proc = subprocess.run([sys.executable, str(FIRST_PIPELINE), "--silent"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == (
+        "best: y = 3.008 x + 2.009 (learning rate 0.1, test MSE 0.00945)"
+    )
+    assert not (tmp_path / "home").exists()

@@ -406,9 +406,7 @@ def test_deprecated_resolvers__still_run_pipelines():
     assert issubclass(sematic.SilentResolver, sematic.SilentRunner)
 
 
-def test_local_and_cloud_runners__say_they_are_not_available_yet():
-    with pytest.raises(Exception, match="LocalRunner is not available yet"):
-        sematic.LocalRunner()
+def test_cloud_runner__says_it_is_not_available_yet():
     with pytest.raises(Exception, match="CloudRunner is not available yet"):
         sematic.CloudRunner()
 

@@ -1227,8 +1227,9 @@ static int fits_deeply(PyObject *t, PyObject *v)
 /*
  * The member of Union type t that v is encoded under: the first member v
  * is an exact instance of (so True under Union[int, bool] is a bool), the
- * first that fits deeply when several containers fit, else the first
- * dataclass, enum or class v is an instance of (a subclass). Returns the
+ * first that fits deeply when several containers fit, else the first int
+ * member for a bool, or the first dataclass, enum or class v is an instance
+ * of (a subclass). Returns the
  * index, -1 when none (v is then pickled), or -2 with an exception.
  */
 static Py_ssize_t union_pick(PyObject *t, PyObject *v)
@@ -1264,6 +1265,8 @@ static Py_ssize_t union_pick(PyObject *t, PyObject *v)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *m = sm_type_arg(t, i);
         enum type_kind k = sm_type_kind(m);
+        if (k == KIND_INT && PyBool_Check(v))
+            return i; /* a bool cast to int stays a bool (it is one), written true/false */
         if (k != KIND_DATACLASS && k != KIND_ENUM && k != KIND_CLASS)
             continue;
         int r = PyObject_IsInstance(v, sm_type_class(m));

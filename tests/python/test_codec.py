@@ -484,6 +484,15 @@ def test_codec__union_picks_the_first_exact_member():
     assert back == [["a"], [1]]
 
 
+def test_codec__a_bool_under_int_without_bool_member_stays_compact():
+    # Union[int, float] casts True to the int member, which keeps it a bool. (typing caches
+    # List[Union[int, float]] as List[Union[float, int]] when that was made first: Tuple here.)
+    assert encode(Tuple[Union[int, float]], (True,))[2] == '[{"value":true,"value_type_index":0}]'
+    assert encode(Union[int, float], True) == encode(int, True)
+    back = decode(*encode(Tuple[Union[float, int]], (False,))[1:3])
+    assert back == (False,) and back[0] is False
+
+
 def test_codec__union_value_matching_no_member_is_pickled():
     back, encoded = roundtrip(List[Optional[int]], [1.5])
     assert back == [1.5] and encoded[2].startswith('[{"pickle":')

@@ -220,6 +220,26 @@ def _wait_for(path, proc, deadline_s=60):
         time.sleep(0.01)
 
 
+def _wait_for_row(home, sql, arg, proc, deadline_s=60):
+    """Until the store shows the row (records are committed within one batch interval)."""
+    import time
+
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            db = sqlite3.connect(str(home / "sematic.db"))
+            try:
+                if db.execute(sql, (arg,)).fetchone():
+                    return
+            finally:
+                db.close()
+        except sqlite3.OperationalError:
+            pass  # not created yet
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < end, f"no row for {sql!r} within {deadline_s} s"
+        time.sleep(0.01)
+
+
 def test_durability__sematic_cancel_stops_a_running_driver_and_records_it(tmp_path):
     home, root_file, marker = tmp_path / "home", tmp_path / "root", tmp_path / "marker"
     env = dict(os.environ, SEMATIC_HOME=str(home), SEMATIC_PROGRESS="0",
@@ -229,6 +249,8 @@ def test_durability__sematic_cancel_stops_a_running_driver_and_records_it(tmp_pa
     try:
         _wait_for(marker, proc)
         root = root_file.read_text()
+        _wait_for_row(home, "SELECT 1 FROM runs WHERE root_id = ? AND name = 'wait' AND state = 1",
+                      root, proc)
         result = subprocess.run([_cli(), "cancel", "-y", root], env=env, capture_output=True,
                                 text=True, timeout=60)
         assert result.returncode == 0, result.stderr

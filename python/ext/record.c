@@ -1440,7 +1440,8 @@ int sm__recorder_begin(PyObject *recorder, struct graph_obj *go, int32_t root)
     sm__run_id_hex(go, root, r->root_id);
     r->pipeline_created_at = sm_now_us();
     if (!r->fl.started) {
-        r->fl.last_flush_us = mono_us();
+        /* The first batch (the pipeline run and its root) is due at once. */
+        r->fl.last_flush_us = mono_us() - r->fl.interval_us;
         if (pthread_create(&r->fl.thread, NULL, flusher_main, &r->fl) != 0) {
             PyErr_SetString(PyExc_RuntimeError, "cannot start the store's flusher thread");
             return -1;

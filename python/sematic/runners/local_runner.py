@@ -173,6 +173,11 @@ def _reuse_map(store: Any, rerun_from: str, mode: Optional[RerunMode]) -> Dict[s
     try:
         run = json.loads(store.get_run(rerun_from))
     except Exception as e:
+        if mode is RerunMode.CONTINUE:
+            # A driver killed before its first commit left only its journal.
+            journaled = _replay_journal(store, rerun_from)
+            if journaled:
+                return journaled
         raise ValueError(f"Cannot restart from {rerun_from}: run cannot be found.") from e
     root_id = run["root_id"]
     if mode is RerunMode.CONTINUE and rerun_from != root_id:

@@ -10,9 +10,12 @@
  *             SM_ERRNO_MAP), multi-phase init
  *   types.c   annotations compiled into type descriptors (_core.Type);
  *             casting and can-cast checks with Sematic's messages
+ *   codec.c   values <-> canonical JSON payloads, artifact ids, summaries
  *   engine.c  _core.Graph, _core.FutureBase, _core.FunctionBase and
  *             _core.run(): the seam between @sematic.func, futures and the
  *             C engine (the inline executor)
+ *   record.c  LocalRunner's recorder (_core.Recorder, its flusher thread and
+ *             journal) and _core.Store, the read side
  */
 #ifndef SM_PY_CORE_H
 #define SM_PY_CORE_H

@@ -332,12 +332,14 @@ void sm__cli_format_duration(int64_t us, char out[32])
 
 int64_t sm__cli_run_end(const struct sm_run_rec *r)
 {
-    if (r->ended_at > 0)
-        return r->ended_at;
+    /* A nested run's body returns (ended_at) long before its children finish: the run ends
+     * when it resolves or fails. */
     if (r->resolved_at > 0)
         return r->resolved_at;
     if (r->failed_at > 0)
         return r->failed_at;
+    if (r->ended_at > 0)
+        return r->ended_at;
     /* A run cancelled before it ran records no end; its last change is when it ended. */
     if (sm_state_is_terminal((enum sm_state)r->state))
         return r->updated_at;

@@ -27,9 +27,12 @@ size first; a larger size whose extrapolated time exceeds --peer-limit-min is
 skipped and the estimate printed. Sematic's SilentRunner recurses once per
 step of a chain, so its chain of 1,000 ends in RecursionError: that is printed
 as its result, and larger chains are not tried. Sematic's LocalRunner spends
-about 0.1 s per step, so it is first measured at --peer-local-sizes (default
-100,300) and the same extrapolation decides which of --sizes it runs; a run
-that was estimated to fit but exceeds --peer-limit-min is stopped there.
+0.1 s or more per step, growing with N (its chain of 1,000 does not finish in
+10 minutes), so it is first measured at --peer-local-sizes (default 100,300)
+and the same extrapolation decides which of --sizes it runs; a run that was
+estimated to fit but exceeds --peer-limit-min is stopped there. Where it did
+not run, 'Sematic ÷ ours' uses the estimate (~) or the limit it was stopped at
+(>=); the target compares with its largest finished size instead.
 
 To measure a package that is not installed in .venv (a staged build), pass
 --ours-pythonpath DIR or set BENCH_OURS_PYTHONPATH=DIR: it goes first on
@@ -529,8 +532,8 @@ def print_targets(results, imports, workloads, sizes, silent=True):
 def print_local_targets(local, workloads, sizes, top):
     """LocalRunner: overhead at the largest size with SEMATIC_SYNC=full, store
     per step, and the ratio to Sematic's LocalRunner per step, taken at the
-    largest size Sematic finished (the nearest to ours in size; its fixed cost
-    per pipeline, about 2 s, is spread over those N steps)."""
+    largest size Sematic finished (measured, not extrapolated; the nearest to
+    ours in size)."""
     print("targets: LocalRunner")
     at = f"at {fmt_n(top)}" + ("" if top == 100_000 else " (target is at 100,000)")
     for workload in workloads:

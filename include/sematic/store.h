@@ -63,6 +63,9 @@ struct sm_run_rec {
     int32_t attempt; /* retries so far */
     int64_t created_at, updated_at, started_at, ended_at, resolved_at, failed_at;
     int64_t seq; /* change sequence of the last write (read only) */
+    /* Write hint: no earlier put of this id, so the backend inserts without looking for a
+     * row to update first. A wrong hint costs time, never correctness. */
+    bool is_new;
 };
 
 /* A stored value. The payload is the canonical JSON encoding of the value. */
@@ -85,6 +88,7 @@ struct sm_edge_rec {
     char artifact_id[SM_SHA256_HEX_LEN + 1];    /* "" until known */
     char parent_id[SM_ID_HEX_LEN + 1];          /* "" for none */
     int64_t created_at, updated_at;
+    bool is_new; /* write hint, as in struct sm_run_rec */
 };
 
 /* Pipeline run statuses (API.md 2.4), stored as text. */

@@ -342,6 +342,7 @@ struct rec_run {
     uint32_t walk_mark;   /* last walk that visited it */
     uint32_t op_gen;      /* batch generation of its queued record, for coalescing */
     uint32_t op_index;    /* index of that record in the batch */
+    uint32_t first_gen;   /* batch generation of its first record (0: none yet) */
     bool populated, complete;
     int32_t attempt;
     int64_t created_at, started_at, ended_at, resolved_at, failed_at;
@@ -355,6 +356,7 @@ struct rec_edge {
     char id[SM_ID_HEX_LEN + 1];
     int32_t source, dest, param, parent_edge, next_by_source, artifact;
     uint32_t op_gen, op_index;
+    uint32_t first_gen; /* batch generation of its first record (0: none yet) */
     int64_t created_at;
 };
 
@@ -721,6 +723,9 @@ static void queue_run(struct recorder_obj *r, struct graph_obj *go, int32_t run)
     }
     struct arena *a = &fl->filling->arena;
     struct sm_run_rec *x = &o->u.run;
+    if (rr->first_gen == 0)
+        rr->first_gen = (uint32_t)fl->filling->gen;
+    x->is_new = rr->first_gen == (uint32_t)fl->filling->gen;
     sm__run_id_hex(go, run, x->id);
     memcpy(x->root_id, r->root_id, sizeof(x->root_id));
     hex_or_empty(go, sm_graph_parent(go->g, run), x->parent_id);
@@ -767,6 +772,9 @@ static void queue_edge(struct recorder_obj *r, int32_t e)
         ed->op_index = (uint32_t)(fl->filling->n - 1);
     }
     struct sm_edge_rec *x = &o->u.edge;
+    if (ed->first_gen == 0)
+        ed->first_gen = (uint32_t)fl->filling->gen;
+    x->is_new = ed->first_gen == (uint32_t)fl->filling->gen;
     memcpy(x->id, ed->id, sizeof(x->id));
     memcpy(x->root_id, r->root_id, sizeof(x->root_id));
     hex_or_empty(go, ed->source, x->source_run_id);
@@ -807,6 +815,7 @@ static int32_t new_edge(struct recorder_obj *r, int32_t source, int32_t dest, in
     e->artifact = -1;
     e->op_gen = UINT32_MAX;
     e->op_index = 0;
+    e->first_gen = 0;
     e->created_at = sm_now_us();
     e->next_by_source = -1;
     if (source >= 0) {

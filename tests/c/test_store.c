@@ -717,6 +717,62 @@ static void test_store__put_run_replaces_the_whole_record(void **state)
     assert_int_equal(sql_value(f->db, "SELECT count(*) FROM runs"), 1);
 }
 
+struct edge_count {
+    int n;
+    char last_artifact[SM_SHA256_HEX_LEN + 1];
+};
+
+static int count_edges(void *ctx, const struct sm_edge_rec *e)
+{
+    struct edge_count *c = ctx;
+    c->n++;
+    snprintf(c->last_artifact, sizeof(c->last_artifact), "%s", e->artifact_id);
+    return 0;
+}
+
+/* The is_new hint only skips a lookup: a wrong hint either way still stores the record. */
+static void test_store__the_is_new_write_hint_never_changes_what_is_stored(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    struct sm_run_rec r, g;
+    run_init(&r, 3, 3, SM_STATE_CREATED);
+    r.is_new = false; /* wrong: the run is new */
+    OK(sm_store_begin(f->s, &err));
+    OK(sm_store_put_run(f->s, &r, &err));
+    r.is_new = true; /* wrong: it exists now */
+    r.state = SM_STATE_RESOLVED;
+    r.resolved_at = 7;
+    OK(sm_store_put_run(f->s, &r, &err));
+    OK(sm_store_commit(f->s, &err));
+    OK(sm_store_get_run(f->s, r.id, &g, &err));
+    assert_int_equal(g.state, SM_STATE_RESOLVED);
+    assert_int_equal(g.resolved_at, 7);
+
+    struct sm_edge_rec e;
+    memset(&e, 0, sizeof(e));
+    id_of(200, e.id);
+    id_of(3, e.root_id);
+    id_of(3, e.source_run_id);
+    e.created_at = 1;
+    e.updated_at = 1;
+    e.is_new = false; /* wrong */
+    OK(sm_store_begin(f->s, &err));
+    OK(sm_store_put_edge(f->s, &e, &err));
+    memset(e.artifact_id, 'a', SM_SHA256_HEX_LEN);
+    e.artifact_id[SM_SHA256_HEX_LEN] = '\0';
+    e.is_new = true; /* wrong */
+    OK(sm_store_put_edge(f->s, &e, &err));
+    e.is_new = false; /* right: a later write moves no index (source changes: falls back) */
+    id_of(4, e.source_run_id);
+    OK(sm_store_put_edge(f->s, &e, &err));
+    OK(sm_store_commit(f->s, &err));
+    struct edge_count c = {0};
+    OK(sm_store_list_edges(f->s, NULL, e.source_run_id, count_edges, &c, &err));
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.last_artifact, e.artifact_id);
+}
+
 static void test_store__bad_arguments_are_invalid_with_a_clear_message(void **state)
 {
     struct fixture *f = *state;
@@ -1884,6 +1940,7 @@ int main(void)
         T(test_store__nested_homes_are_created),
         T(test_store__a_run_round_trips_every_field),
         T(test_store__put_run_replaces_the_whole_record),
+        T(test_store__the_is_new_write_hint_never_changes_what_is_stored),
         T(test_store__bad_arguments_are_invalid_with_a_clear_message),
         T(test_store__writes_outside_a_batch_are_refused),
         T(test_store__change_seq_grows_once_per_commit_that_writes),

@@ -81,6 +81,7 @@ enum stmt_id {
     S_ART_KEEP,
     S_ARTS_ROOT,
     S_EDGE_PUT,
+    S_EDGE_UPDATE,
     S_EDGES_ROOT,
     S_EDGES_RUN,
     S_EDGES_ROOT_RUN,
@@ -149,6 +150,10 @@ static const char *const sql_text[N_STMT] = {
         "destination_name = excluded.destination_name, artifact_id = excluded.artifact_id, "
         "parent_id = excluded.parent_id, created_at = excluded.created_at, updated_at = "
         "excluded.updated_at",
+    /* An edge's later writes only set its artifact (and name, parent, time): no index moves. */
+    [S_EDGE_UPDATE] = "UPDATE edges SET destination_name = ?5, artifact_id = ?6, parent_id = ?7, "
+                      "updated_at = ?9 WHERE id = ?1 AND root_id IS ?2 AND source_run_id IS ?3 "
+                      "AND destination_run_id IS ?4 AND created_at IS ?8",
     [S_EDGES_ROOT] = "SELECT " EDGE_COLS " FROM edges WHERE root_id = ?1 ORDER BY created_at, id",
     [S_EDGES_RUN] = "SELECT " EDGE_COLS " FROM edges WHERE source_run_id = ?2 OR "
                     "destination_run_id = ?2 ORDER BY created_at, id",
@@ -659,13 +664,17 @@ static int sq_put_run(struct sm_store *base, const struct sm_run_rec *r, struct 
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
         return outside_batch(st, "write a run", err);
-    sqlite3_stmt *s = stmt(st, S_RUN_UPDATE, err);
-    if (!s)
-        return poison(st, st->prep_rc, err);
-    int rc = run_stmt(st, s, bind_run(s, r, st->batch_seq), err);
-    if (rc)
-        return poison(st, rc, err);
-    if (sqlite3_changes(st->db) == 0) {
+    int rc;
+    sqlite3_stmt *s;
+    if (!r->is_new) {
+        s = stmt(st, S_RUN_UPDATE, err);
+        if (!s)
+            return poison(st, st->prep_rc, err);
+        rc = run_stmt(st, s, bind_run(s, r, st->batch_seq), err);
+        if (rc)
+            return poison(st, rc, err);
+    }
+    if (r->is_new || sqlite3_changes(st->db) == 0) {
         /* A new run, or one whose indexed columns changed. */
         s = stmt(st, S_RUN_PUT, err);
         if (!s)
@@ -752,14 +761,32 @@ static int sq_put_artifact(struct sm_store *base, const struct sm_artifact_rec *
     return 0;
 }
 
+static int put_edge_stmt(struct sqlite_store *st, sqlite3_stmt *s, const struct sm_edge_rec *e,
+                         struct sm_err *err);
+
 static int sq_put_edge(struct sm_store *base, const struct sm_edge_rec *e, struct sm_err *err)
 {
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
         return outside_batch(st, "write an edge", err);
-    sqlite3_stmt *s = stmt(st, S_EDGE_PUT, err);
-    if (!s)
-        return poison(st, st->prep_rc, err);
+    for (int pass = e->is_new ? 1 : 0; pass < 2; pass++) {
+        /* Pass 0: the cheap update of an existing edge; pass 1: the upsert. */
+        sqlite3_stmt *s = stmt(st, pass == 0 ? S_EDGE_UPDATE : S_EDGE_PUT, err);
+        if (!s)
+            return poison(st, st->prep_rc, err);
+        int rc = put_edge_stmt(st, s, e, err);
+        if (rc)
+            return poison(st, rc, err);
+        if (pass == 0 && sqlite3_changes(st->db) > 0)
+            break;
+    }
+    st->dirty = true;
+    return 0;
+}
+
+static int put_edge_stmt(struct sqlite_store *st, sqlite3_stmt *s, const struct sm_edge_rec *e,
+                         struct sm_err *err)
+{
     int brc = SQLITE_OK;
     BIND(sqlite3_bind_text(s, 1, e->id, -1, SQLITE_STATIC));
     BIND(sqlite3_bind_text(s, 2, e->root_id, -1, SQLITE_STATIC));
@@ -773,10 +800,7 @@ static int sq_put_edge(struct sm_store *base, const struct sm_edge_rec *e, struc
     int rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
     if (brc != SQLITE_OK)
         done(s);
-    if (rc)
-        return poison(st, rc, err);
-    st->dirty = true;
-    return 0;
+    return rc;
 }
 
 /* The stored status of pipeline run root_id into *status (-1 when there is none). */

@@ -27,13 +27,33 @@ def read_file(directory: Optional[str] = None) -> Dict[str, str]:
                 if not line or line.startswith("#") or ":" not in line:
                     continue
                 key, _, value = line.partition(":")
-                value = value.strip()
-                if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                    value = value[1:-1]
-                settings[key.strip()] = value
+                settings[key.strip()] = _parse_value(value.strip())
     except (FileNotFoundError, NotADirectoryError):
         pass  # no settings yet; opening the store reports a home that cannot be used
     return settings
+
+
+def _parse_value(text: str) -> str:
+    """A value as src/cli/settings.c writes it: plain (a " #" starts a comment),
+    double-quoted with \\" and \\\\ escapes, or single-quoted with '' for a quote."""
+    if text[:1] in ("'", '"'):
+        quote, out, i = text[0], [], 1
+        while i < len(text):
+            c = text[i]
+            if quote == '"' and c == "\\" and i + 1 < len(text) and text[i + 1] in '"\\':
+                out.append(text[i + 1])
+                i += 2
+            elif quote == "'" and c == "'" and text[i + 1 : i + 2] == "'":
+                out.append("'")
+                i += 2
+            elif c == quote:
+                return "".join(out)
+            else:
+                out.append(c)
+                i += 1
+        return text  # unclosed: taken as written
+    comment = text.find(" #")
+    return (text[:comment] if comment >= 0 else text).rstrip()
 
 
 def get(key: str, default: Optional[str] = None) -> Optional[str]:

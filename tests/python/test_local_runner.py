@@ -386,3 +386,18 @@ def test_local_runner__graph_json_is_sematic_shaped():
     run = g["runs"][0]
     for key in ("id", "future_state", "name", "function_path", "root_id", "created_at"):
         assert key in run
+
+
+@pytest.mark.parametrize("value", ["plain", 'with "quotes" and \\ backslash', "it's # not a comment", ""])
+def test_local_runner__settings_written_by_the_cli_read_back_the_same_in_python(home, value):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sematic import _settings
+
+    cli = os.environ.get("SEMATIC_CLI") or str(Path(sys.executable).parent / "sematic")
+    result = subprocess.run([cli, "settings", "set", "SEMATIC_TEST_VALUE", value],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert _settings.read_file()["SEMATIC_TEST_VALUE"] == value

@@ -287,6 +287,14 @@ def test_durability__sematic_rerun_continue_resumes_a_killed_pipeline(tmp_path):
     assert set(after) == set(range(N_STEPS))
     # Steps 0..699 resolved before the crash (committed or journaled): only the rest ran.
     assert sum(after.values()) - sum(before.values()) == N_STEPS - 700
+    # The resumed pipeline run is over (marked FAILED): sematic gc deletes its journal; the
+    # new one ended normally and deleted its own.
+    journal = home / "journal" / f"{root}.log"
+    assert journal.exists()
+    gc = subprocess.run([_cli(), "gc"], env=env, capture_output=True, text=True, timeout=60)
+    assert gc.returncode == 0, gc.stderr
+    assert "removed 1 journal of finished pipeline runs" in gc.stdout
+    assert list((home / "journal").iterdir()) == []
 
 
 def test_durability__progress_prints_plain_lines_when_not_a_terminal(tmp_path):

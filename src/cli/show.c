@@ -225,6 +225,91 @@ static void print_exception(const char *title, const char *json)
     sm_json_doc_release(&doc);
 }
 
+/* Append a readable form of summary node v: dataclasses as Name(field=value, ...). */
+static void render_summary(struct sm_buf *out, const struct sm_json *v)
+{
+    switch (v->kind) {
+    case SM_JSON_OBJECT: {
+        const struct sm_json *root_type = sm_json_get(v, "root_type");
+        const struct sm_json *type = root_type ? sm_json_get(root_type, "type") : NULL;
+        const struct sm_json *fields = sm_json_get(v, "values");
+        if (type != NULL && type->kind == SM_JSON_ARRAY && type->n_items >= 2 &&
+            type->items[1].kind == SM_JSON_STRING && fields != NULL &&
+            fields->kind == SM_JSON_OBJECT) {
+            sm_buf_adds(out, type->items[1].str);
+            sm_buf_addc(out, '(');
+            for (size_t i = 0; i < fields->n_items; i++) {
+                sm_buf_addf(out, "%s%s=", i ? ", " : "", fields->items[i].key);
+                render_summary(out, &fields->items[i]);
+            }
+            sm_buf_addc(out, ')');
+            return;
+        }
+        const struct sm_json *length = sm_json_get(v, "length");
+        const struct sm_json *items = sm_json_get(v, "summary");
+        if (v->n_items == 2 && length != NULL && length->kind == SM_JSON_NUMBER && items != NULL &&
+            items->kind == SM_JSON_ARRAY) {
+            /* A list's summary: its first elements, and how many there are. */
+            render_summary(out, items);
+            sm_buf_addf(out, " (%s item%s)", length->str, strcmp(length->str, "1") ? "s" : "");
+            return;
+        }
+        sm_buf_addc(out, '{');
+        for (size_t i = 0; i < v->n_items; i++) {
+            sm_buf_addf(out, "%s\"%s\": ", i ? ", " : "", v->items[i].key);
+            render_summary(out, &v->items[i]);
+        }
+        sm_buf_addc(out, '}');
+        return;
+    }
+    case SM_JSON_ARRAY:
+        sm_buf_addc(out, '[');
+        for (size_t i = 0; i < v->n_items; i++) {
+            if (i)
+                sm_buf_adds(out, ", ");
+            render_summary(out, &v->items[i]);
+        }
+        sm_buf_addc(out, ']');
+        return;
+    case SM_JSON_STRING: {
+        struct sm_jw w;
+        sm_jw_init(&w, out);
+        sm_jw_string(&w, v->str, v->len);
+        return;
+    }
+    case SM_JSON_NUMBER:
+        sm_buf_adds(out, v->str);
+        return;
+    case SM_JSON_BOOL:
+        sm_buf_adds(out, v->boolean ? "true" : "false");
+        return;
+    case SM_JSON_NULL:
+        sm_buf_adds(out, "null");
+        return;
+    }
+}
+
+/* Print a summary, truncated; dataclasses read as Name(field=value, ...). */
+static void put_summary(const char *summary)
+{
+    struct sm_json_doc doc = {0};
+    struct sm_err err = SM_ERR_INIT;
+    struct sm_buf text = SM_BUF_INIT((size_t)16 << 20); /* summaries are bounded (codec.md) */
+    if (sm_json_parse(&doc, summary, strlen(summary), &err) == 0) {
+        render_summary(&text, doc.root);
+        if (text.data != NULL) {
+            sm__cli_put_truncated(stdout, text.data, SUMMARY_MAX_BYTES);
+            sm_buf_release(&text);
+            sm_json_doc_release(&doc);
+            return;
+        }
+    }
+    /* Unparsable or too long to render: the stored text, truncated. */
+    sm_buf_release(&text);
+    sm_json_doc_release(&doc);
+    sm__cli_put_truncated(stdout, summary, SUMMARY_MAX_BYTES);
+}
+
 /*
  * Read artifact id and show it: as JSON (w set) or as "summary (artifact id)".
  * Returns SM_CLI_OK, or SM_CLI_FAIL when the store fails (not when the
@@ -255,7 +340,7 @@ static int show_artifact(struct sm_cli_store *cs, const char *id, struct sm_jw *
         sm_artifact_rec_to_json(&a, w);
         return SM_CLI_OK;
     }
-    sm__cli_put_truncated(stdout, a.summary_json ? a.summary_json : "null", SUMMARY_MAX_BYTES);
+    put_summary(a.summary_json ? a.summary_json : "null");
     printf("  (artifact %s)\n", id);
     return SM_CLI_OK;
 }

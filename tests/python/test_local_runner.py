@@ -1,8 +1,10 @@
 """LocalRunner over the embedded store: API.md section 9 items 34-42, logs, reruns, caching."""
+import dataclasses
 import json
 import os
 import signal
 import sqlite3
+from typing import List
 
 import pytest
 
@@ -401,3 +403,27 @@ def test_local_runner__settings_written_by_the_cli_read_back_the_same_in_python(
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert _settings.read_file()["SEMATIC_TEST_VALUE"] == value
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    tags: List[str]
+
+
+@sematic.func
+def make_point(x: int) -> Point:
+    return Point(x=x, tags=["a", "b"])
+
+
+def test_local_runner__sematic_show_renders_dataclass_and_list_summaries():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    future = make_point(3)
+    LocalRunner().run(future)
+    cli = os.environ.get("SEMATIC_CLI") or str(Path(sys.executable).parent / "sematic")
+    result = subprocess.run([cli, "show", future.id], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert 'Point(tags=["a", "b"] (2 items), x=3)' in result.stdout

@@ -1688,6 +1688,11 @@ static PyObject *recorder_close(PyObject *self, PyObject *Py_UNUSED(ignored))
     int rc = flusher_drain(&r->fl);
     int err = rc ? check_flusher(r) : 0;
     flusher_stop(&r->fl);
+    if (r->journal_fd >= 0) {
+        /* A journal still here (the pipeline did not end cleanly) stays for a resume. */
+        close(r->journal_fd);
+        r->journal_fd = -1;
+    }
     if (r->fl.store != NULL) {
         sm_store_close(r->fl.store);
         r->fl.store = NULL;

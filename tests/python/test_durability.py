@@ -182,7 +182,11 @@ def test_durability__a_full_disk_is_a_clear_error_and_the_store_stays_readable(t
         assert api_client.get_run_output(ok.id) == "x" * 10
         assert api_client.get_run(ok.id).future_state == "RESOLVED"
     finally:
-        subprocess.run(["umount", str(home)], check=False)
+        # Nothing of ours may keep the tmpfs busy (open files): a plain umount must work.
+        unmounted = subprocess.run(["umount", str(home)], capture_output=True, text=True)
+        if unmounted.returncode != 0:
+            subprocess.run(["umount", "-l", str(home)], check=False)
+        assert unmounted.returncode == 0, unmounted.stderr
 
 
 def test_durability__a_corrupted_or_truncated_blob_is_detected_on_read(tmp_path, monkeypatch):
@@ -251,10 +255,20 @@ def test_durability__sematic_cancel_stops_a_running_driver_and_records_it(tmp_pa
         root = root_file.read_text()
         _wait_for_row(home, "SELECT 1 FROM runs WHERE root_id = ? AND name = 'wait' AND state = 1",
                       root, proc)
+        # Its printed line is readable while it runs: `sematic logs -f` shows it, then ends
+        # when the run does.
+        db = sqlite3.connect(str(home / "sematic.db"))
+        (wait_id,) = db.execute("SELECT id FROM runs WHERE root_id = ? AND name = 'wait'",
+                                (root,)).fetchone()
+        db.close()
+        follow = subprocess.Popen([_cli(), "logs", "-f", wait_id], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        assert follow.stdout.readline() == "waiting\n"
         result = subprocess.run([_cli(), "cancel", "-y", root], env=env, capture_output=True,
                                 text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         out, err = proc.communicate(timeout=60)
+        follow_out, follow_err = follow.communicate(timeout=60)
     finally:
         proc.kill()
     assert "CancellationError" in err and "signal 15" in err
@@ -266,6 +280,8 @@ def test_durability__sematic_cancel_stops_a_running_driver_and_records_it(tmp_pa
     assert status == "CANCELED"
     assert states == {"pipeline": 7, "first": 3, "wait": 7}  # CANCELED, RESOLVED, CANCELED
     assert lines == ["waiting"]
+    assert follow_out == "", follow_out  # nothing after the line already read
+    assert follow.returncode == 0, follow_err
 
 
 def test_durability__sematic_rerun_continue_resumes_a_killed_pipeline(tmp_path):

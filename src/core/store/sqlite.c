@@ -707,19 +707,24 @@ static int sq_put_artifact(struct sm_store *base, const struct sm_artifact_rec *
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
         return outside_batch(st, "write an artifact", err);
-    sqlite3_stmt *s = stmt(st, S_ART_EXISTS, err);
-    if (!s)
-        return poison(st, st->prep_rc, err);
-    sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        rc = db_fail(st, rc, "read", err);
+    sqlite3_stmt *s;
+    int rc;
+    if (len > SM_STORE_INLINE_MAX_BYTES) {
+        /* Look before writing a blob; a small payload goes straight to INSERT OR IGNORE. */
+        s = stmt(st, S_ART_EXISTS, err);
+        if (!s)
+            return poison(st, st->prep_rc, err);
+        sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            rc = db_fail(st, rc, "read", err);
+            done(s);
+            return poison(st, rc, err);
+        }
         done(s);
-        return poison(st, rc, err);
+        if (rc == SQLITE_ROW)
+            return 0; /* equal values are stored once */
     }
-    done(s);
-    if (rc == SQLITE_ROW)
-        return 0; /* equal values are stored once */
 
     /* A row whose id does not match its content would read back as corrupted forever. */
     char digest[SM_SHA256_HEX_LEN + 1];

@@ -327,3 +327,29 @@ def test_durability__progress_prints_plain_lines_when_not_a_terminal(tmp_path):
     assert lines[-2].startswith("sematic: 51/51 runs resolved, ")
     assert lines[-2].endswith(f"; see it with: sematic show {root}")
     assert lines[-1] == str(sum(range(50)))
+
+
+def test_durability__processes_opening_a_fresh_store_together_all_succeed(tmp_path):
+    """SQLite answers BUSY at once (no busy handler) while another connection switches the
+    file to WAL or migrates it; opening (while others already write) must wait, not fail."""
+    code = (
+        "import hashlib, sys\n"
+        "from sematic import _core\n"
+        "s = _core.Store(sys.argv[1])\n"
+        "for i in range(30):\n"
+        "    t, p = '{}', str(i)\n"
+        "    s.put_artifact(hashlib.sha256(f'{t}\\n{p}'.encode()).hexdigest(), t, p, p)\n"
+        "s.close()\n"
+    )
+    for attempt in range(5):
+        home = tmp_path / f"h{attempt}"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(home)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(8)]
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        db = sqlite3.connect(str(home / "sematic.db"))
+        (n,) = db.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()
+        db.close()
+        assert n == 1

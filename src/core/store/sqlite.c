@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -1751,8 +1752,28 @@ struct sm_store *sm_store_open_sqlite(const char *home, enum sm_store_sync sync,
     st->db_path = join_path(home, "sematic.db");
     sm_buf_init(&st->scratch, SCRATCH_MAX_BYTES);
 
-    if (open_db(st, sync, err) != 0 || migrate(st, err) != 0)
-        goto fail_close;
+    /*
+     * SQLite reports SQLITE_BUSY at once, without its busy handler, when another connection
+     * is switching the file to WAL or migrating it (two LocalRunners opening a fresh store
+     * together): start again from a fresh handle until the busy timeout has passed.
+     */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct sm_err try_err = SM_ERR_INIT;
+        if (open_db(st, sync, &try_err) == 0 && migrate(st, &try_err) == 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int64_t waited_ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (try_err.code != SM_EBUSY || waited_ms >= BUSY_TIMEOUT_MS) {
+            sm_errf(err, try_err.code ? try_err.code : SM_EIO, "%s", try_err.msg);
+            goto fail_close;
+        }
+        sqlite3_close_v2(st->db);
+        st->db = NULL;
+        struct timespec pause = {0, 10 * 1000000};
+        nanosleep(&pause, NULL);
+    }
     char *blob_dir = join_path(home, "blobs");
     st->blobs = sm_blobs_open(blob_dir, err);
     sm_free(blob_dir);

@@ -1889,6 +1889,21 @@ static struct sm_store *store_of(PyObject *self)
     return s;
 }
 
+/* The state, the open store and the one str argument of a _core.Store method: 0, or -1 with
+ * an exception (TypeError naming `usage` for a bad argument). */
+static int store_args(PyObject *self, PyObject *arg, const char *usage, struct sm_py_state **st,
+                      struct sm_store **s, const char **text)
+{
+    *st = sm_py_state_by_type(Py_TYPE(self));
+    *s = *st ? store_of(self) : NULL;
+    *text = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (*s != NULL && *text != NULL)
+        return 0;
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, usage);
+    return -1;
+}
+
 /* _core.Store(home): the embedded store at home, for reading (and sematic cancel). */
 static PyObject *store_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
@@ -1973,14 +1988,11 @@ static PyObject *finish_json(struct sm_py_state *st, struct sm_jw *w, struct sm_
 /* get_run(id) -> JSON text of the run. */
 static PyObject *store_get_run(PyObject *self, PyObject *arg)
 {
-    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
-    struct sm_store *s = store_of(self);
-    const char *id = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
-    if (s == NULL || st == NULL || id == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "get_run(id: str)");
+    struct sm_py_state *st;
+    struct sm_store *s;
+    const char *id;
+    if (store_args(self, arg, "get_run(id: str)", &st, &s, &id) < 0)
         return NULL;
-    }
     struct sm_err err = SM_ERR_INIT;
     struct sm_run_rec run;
     struct sm_buf b = SM_BUF_INIT((size_t)1 << 30);
@@ -2067,14 +2079,11 @@ static PyObject *store_list_runs(PyObject *self, PyObject *args, PyObject *kwarg
 /* graph(root_id=None, run_id=None) -> JSON {"runs", "edges", "artifacts"} of a pipeline run. */
 static PyObject *store_graph(PyObject *self, PyObject *arg)
 {
-    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
-    struct sm_store *s = store_of(self);
-    const char *root = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
-    if (s == NULL || st == NULL || root == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "graph(root_id: str)");
+    struct sm_py_state *st;
+    struct sm_store *s;
+    const char *root;
+    if (store_args(self, arg, "graph(root_id: str)", &st, &s, &root) < 0)
         return NULL;
-    }
     struct sm_err err = SM_ERR_INIT;
     struct sm_buf b = SM_BUF_INIT((size_t)1 << 34);
     struct json_list jl;
@@ -2104,14 +2113,11 @@ static PyObject *store_graph(PyObject *self, PyObject *arg)
 /* edges_of_run(run_id) -> JSON array of edges whose source or destination is the run. */
 static PyObject *store_edges_of_run(PyObject *self, PyObject *arg)
 {
-    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
-    struct sm_store *s = store_of(self);
-    const char *run = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
-    if (s == NULL || st == NULL || run == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "edges_of_run(run_id: str)");
+    struct sm_py_state *st;
+    struct sm_store *s;
+    const char *run;
+    if (store_args(self, arg, "edges_of_run(run_id: str)", &st, &s, &run) < 0)
         return NULL;
-    }
     struct sm_err err = SM_ERR_INIT;
     struct sm_buf b = SM_BUF_INIT((size_t)1 << 30);
     struct json_list jl;
@@ -2125,14 +2131,11 @@ static PyObject *store_edges_of_run(PyObject *self, PyObject *arg)
 /* artifact(id) -> JSON text of the artifact's record (its payload is checked). */
 static PyObject *store_artifact(PyObject *self, PyObject *arg)
 {
-    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
-    struct sm_store *s = store_of(self);
-    const char *id = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
-    if (s == NULL || st == NULL || id == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "artifact(id: str)");
+    struct sm_py_state *st;
+    struct sm_store *s;
+    const char *id;
+    if (store_args(self, arg, "artifact(id: str)", &st, &s, &id) < 0)
         return NULL;
-    }
     struct sm_err err = SM_ERR_INIT;
     struct sm_artifact_rec a;
     struct sm_buf payload = SM_BUF_INIT((size_t)1 << 34);
@@ -2149,28 +2152,22 @@ static PyObject *store_artifact(PyObject *self, PyObject *arg)
 /* artifact_value(id) -> the decoded value. */
 static PyObject *store_artifact_value(PyObject *self, PyObject *arg)
 {
-    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
-    struct sm_store *s = store_of(self);
-    const char *id = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
-    if (s == NULL || st == NULL || id == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "artifact_value(id: str)");
+    struct sm_py_state *st;
+    struct sm_store *s;
+    const char *id;
+    if (store_args(self, arg, "artifact_value(id: str)", &st, &s, &id) < 0)
         return NULL;
-    }
     return load_artifact(st, s, id);
 }
 
 /* pipeline(root_id) -> JSON text of the pipeline run. */
 static PyObject *store_pipeline(PyObject *self, PyObject *arg)
 {
-    struct sm_py_state *st = sm_py_state_by_type(Py_TYPE(self));
-    struct sm_store *s = store_of(self);
-    const char *id = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
-    if (s == NULL || st == NULL || id == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "pipeline(root_id: str)");
+    struct sm_py_state *st;
+    struct sm_store *s;
+    const char *id;
+    if (store_args(self, arg, "pipeline(root_id: str)", &st, &s, &id) < 0)
         return NULL;
-    }
     struct sm_err err = SM_ERR_INIT;
     struct sm_pipeline_rec p;
     struct sm_buf b = SM_BUF_INIT((size_t)1 << 30);

@@ -207,16 +207,17 @@ def _reuse_map(store: Any, rerun_from: str, mode: Optional[RerunMode]) -> Dict[s
         chain = [rerun_from]
         while runs.get(chain[-1], {}).get("parent_id"):
             chain.append(runs[chain[-1]]["parent_id"])
-        todo = list(chain)
-        while todo:
-            x = todo.pop()
+        to_visit = list(chain)
+        while to_visit:
+            x = to_visit.pop()
             if x in excluded:
                 continue
             excluded.add(x)
-            todo.extend(downstream.get(x, ()))
+            to_visit.extend(downstream.get(x, ()))
+            # Descendants of the chosen run and of what depends on it are regenerated; an
+            # ancestor's other children are not dropped for being its children.
             if x == rerun_from or x not in chain:
-                todo.extend(children.get(x, ()))
-        # A run downstream of an ancestor's sibling output is covered by the edges.
+                to_visit.extend(children.get(x, ()))
     reuse: Dict[str, Tuple[str, str]] = {}
     if mode is RerunMode.CONTINUE:
         reuse.update(_replay_journal(store, root_id))

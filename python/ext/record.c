@@ -1949,7 +1949,6 @@ static PyObject *store_close(PyObject *self, PyObject *Py_UNUSED(ignored))
 /* A JSON array being written by a listing callback. */
 struct json_list {
     struct sm_jw w;
-    int kind; /* 0 runs, 1 edges, 2 artifacts */
 };
 
 static int json_run(void *ctx, const struct sm_run_rec *run)

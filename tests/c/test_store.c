@@ -209,6 +209,24 @@ static int64_t sql_value(const char *db_path, const char *sql)
     return v;
 }
 
+/* Run one SQL statement; copies the first column of its first row as text ("" for none). */
+static void sql_text(const char *db_path, const char *sql, char *out, size_t size)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        fail_msg("cannot open '%s': %s", db_path, sqlite3_errmsg(db));
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("cannot prepare '%s': %s", sql, sqlite3_errmsg(db));
+    int rc = sqlite3_step(s);
+    const unsigned char *v = rc == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+    snprintf(out, size, "%s", v ? (const char *)v : "");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        fail_msg("cannot run '%s': %s", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
 /* Collects ids of listed records, in order. */
 struct ids {
     int n;
@@ -913,6 +931,85 @@ static void test_store__change_seq_grows_once_per_commit_that_writes(void **stat
     reopen(f);
     FAILS(SM_ENOTFOUND, sm_store_get_run(f->s, r.id, &g, &err));
     assert_int_equal(sm_store_change_seq(f->s), 3);
+}
+
+static void test_store__runs_of_one_function_share_its_functions_row(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    struct sm_run_rec r, g;
+    OK(sm_store_begin(f->s, &err));
+    for (unsigned i = 1; i <= 3; i++) {
+        run_init(&r, i, 1, SM_STATE_CREATED);
+        r.description = "Adds.";
+        OK(sm_store_put_run(f->s, &r, &err));
+    }
+    run_init(&r, 4, 1, SM_STATE_CREATED);
+    r.description = "Adds, documented otherwise.";
+    r.retry_settings_json = "{\"retries\":2}";
+    OK(sm_store_put_run(f->s, &r, &err));
+    OK(sm_store_commit(f->s, &err));
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM functions"), 2);
+    OK(sm_store_get_run(f->s, "00000000000000000000000000000002", &g, &err));
+    assert_string_equal(g.description, "Adds.");
+    assert_null(g.retry_settings_json);
+    OK(sm_store_get_run(f->s, "00000000000000000000000000000004", &g, &err));
+    assert_string_equal(g.description, "Adds, documented otherwise.");
+    assert_string_equal(g.retry_settings_json, "{\"retries\":2}");
+
+    /* A functions row written by a rolled-back batch is gone: the next batch writes it again
+     * instead of naming the undone row. */
+    OK(sm_store_begin(f->s, &err));
+    run_init(&r, 5, 1, SM_STATE_CREATED);
+    r.function_path = "mod.other";
+    OK(sm_store_put_run(f->s, &r, &err));
+    sm_store_rollback(f->s);
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM functions"), 2);
+    OK(sm_store_begin(f->s, &err));
+    OK(sm_store_put_run(f->s, &r, &err));
+    OK(sm_store_commit(f->s, &err));
+    OK(sm_store_get_run(f->s, r.id, &g, &err));
+    assert_string_equal(g.function_path, "mod.other");
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM functions"), 3);
+
+    /* Another handle finds the rows this one wrote rather than adding copies. */
+    reopen(f);
+    OK(sm_store_begin(f->s, &err));
+    run_init(&r, 6, 1, SM_STATE_CREATED);
+    r.function_path = "mod.other";
+    OK(sm_store_put_run(f->s, &r, &err));
+    OK(sm_store_commit(f->s, &err));
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM functions"), 3);
+}
+
+static void test_store__each_batch_that_writes_runs_lists_them_in_events(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    struct sm_run_rec r;
+    char text[256];
+    OK(sm_store_begin(f->s, &err));
+    run_init(&r, 1, 1, SM_STATE_CREATED);
+    OK(sm_store_put_run(f->s, &r, &err));
+    run_init(&r, 2, 1, SM_STATE_CREATED);
+    OK(sm_store_put_run(f->s, &r, &err));
+    OK(sm_store_commit(f->s, &err));
+    OK(sm_store_begin(f->s, &err));
+    r.state = SM_STATE_SCHEDULED;
+    OK(sm_store_put_run(f->s, &r, &err));
+    OK(sm_store_commit(f->s, &err));
+    /* A batch without runs adds no row. */
+    OK(sm_store_begin(f->s, &err));
+    OK(sm_store_put_source(f->s, "x", 1, text, &err));
+    OK(sm_store_commit(f->s, &err));
+
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM events WHERE kind = 'runs'"), 2);
+    sql_text(f->db, "SELECT payload FROM events WHERE kind = 'runs' AND seq = 1", text,
+             sizeof(text));
+    assert_string_equal(text, "00000000000000000000000000000001,00000000000000000000000000000002");
+    sql_text(f->db, "SELECT payload FROM events WHERE kind = 'runs' AND seq = 2", text,
+             sizeof(text));
+    assert_string_equal(text, "00000000000000000000000000000002");
 }
 
 /* ------------------------------------------------------------ artifacts */
@@ -1944,6 +2041,8 @@ int main(void)
         T(test_store__bad_arguments_are_invalid_with_a_clear_message),
         T(test_store__writes_outside_a_batch_are_refused),
         T(test_store__change_seq_grows_once_per_commit_that_writes),
+        T(test_store__runs_of_one_function_share_its_functions_row),
+        T(test_store__each_batch_that_writes_runs_lists_them_in_events),
         T(test_store__small_artifacts_live_in_the_row),
         T(test_store__an_artifact_whose_id_does_not_match_is_refused),
         T(test_store__large_artifacts_go_to_one_blob_and_back),

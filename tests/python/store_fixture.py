@@ -135,11 +135,15 @@ class Store:
             resolved_at = ended_at = created + 1_500_000
         if state in ("FAILED", "NESTED_FAILED") and failed_at is None and ended_at is None:
             failed_at = ended_at = created + 2_000_000
+        function_id = self.db.execute(
+            "INSERT INTO functions (function_path, description, is_inline) VALUES (?, ?, 1)",
+            (function_path or f"project.pipelines.{name}", description),
+        ).lastrowid
         self.db.execute(
-            "INSERT INTO runs (id, root_id, parent_id, original_run_id, state, name, function_path,"
-            " description, tags, cache_key, exception, is_inline, created_at, updated_at,"
+            "INSERT INTO run_rows (id, root_id, parent_id, original_run_id, state, name,"
+            " function_id, tags, cache_key, exception, created_at, updated_at,"
             " started_at, ended_at, resolved_at, failed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 root_id or run_id,
@@ -147,8 +151,7 @@ class Store:
                 original_run_id,
                 STATES[state],
                 name,
-                function_path or f"project.pipelines.{name}",
-                description,
+                function_id,
                 json.dumps(list(tags)),
                 cache_key,
                 json.dumps(exception) if exception is not None else None,
@@ -166,7 +169,7 @@ class Store:
         now = self.tick()
         resolved = now if state == "RESOLVED" else None
         self.db.execute(
-            "UPDATE runs SET state = ?, updated_at = ?, ended_at = ?, resolved_at = ? WHERE id = ?",
+            "UPDATE run_rows SET state = ?, updated_at = ?, ended_at = ?, resolved_at = ? WHERE id = ?",
             (STATES[state], now, now, resolved, run_id),
         )
 

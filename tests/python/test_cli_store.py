@@ -261,7 +261,7 @@ def test_runs__durations_read_well_at_every_scale(store, home):
                        resolved_at=created + us)
     canceled = store.tick()
     store.make_run(name="h", state="CANCELED", created_at=canceled)  # no end recorded
-    store.db.execute("UPDATE runs SET updated_at = ? WHERE name = 'h'", (canceled + 3_000_000,))
+    store.db.execute("UPDATE run_rows SET updated_at = ? WHERE name = 'h'", (canceled + 3_000_000,))
     rows = table(ok(run_cli(home, "runs")))[1:]
     assert [(r[1], r[4]) for r in rows] == [("h", "3.00s"),
         ("g", "3d04h"), ("f", "2h03m"), ("e", "4m05s"), ("d", "12.3s"), ("c", "1.42s"),
@@ -481,7 +481,7 @@ con.execute(
     (os.getpid(), start, socket.gethostname(), root))
 def on_term(signum, frame):
     con.execute("BEGIN IMMEDIATE")
-    con.execute("UPDATE runs SET state = 7 WHERE root_id = ? AND state NOT IN (3, 4, 5, 7)", (root,))
+    con.execute("UPDATE run_rows SET state = 7 WHERE root_id = ? AND state NOT IN (3, 4, 5, 7)", (root,))
     con.execute("UPDATE pipeline_runs SET status = 'CANCELED' WHERE root_id = ?", (root,))
     con.execute("COMMIT")
     print("canceled by signal", signum, flush=True)

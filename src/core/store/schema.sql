@@ -33,6 +33,16 @@ CREATE TABLE events (
     payload TEXT
 );
 CREATE INDEX events_seq ON events (seq);
+CREATE TABLE functions (
+    id INTEGER PRIMARY KEY,
+    function_path TEXT NOT NULL,    -- module.qualname
+    description TEXT,
+    source_id TEXT REFERENCES sources (id),
+    resource_requirements TEXT,
+    retry_settings TEXT,
+    is_inline INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX functions_path ON functions (function_path);
 CREATE TABLE logs (
     id INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL,
@@ -91,7 +101,7 @@ CREATE TABLE pipeline_runs (
     seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX pipeline_runs_seq ON pipeline_runs (seq);
-CREATE TABLE runs (
+CREATE TABLE run_rows (
     id TEXT PRIMARY KEY,
     root_id TEXT NOT NULL,
     parent_id TEXT,
@@ -99,16 +109,11 @@ CREATE TABLE runs (
     original_run_id TEXT,
     state INTEGER NOT NULL,         -- enum sm_state
     name TEXT NOT NULL,
-    function_path TEXT NOT NULL,
-    description TEXT,
-    source_id TEXT REFERENCES sources (id),
+    function_id INTEGER NOT NULL REFERENCES functions (id),
     tags TEXT NOT NULL DEFAULT '[]',
-    resource_requirements TEXT,
-    retry_settings TEXT,
     cache_key TEXT,
     exception TEXT,
     external_exception TEXT,
-    is_inline INTEGER NOT NULL DEFAULT 1,
     attempt INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
@@ -118,13 +123,19 @@ CREATE TABLE runs (
     failed_at INTEGER,
     seq INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX runs_cache_key ON runs (cache_key) WHERE cache_key IS NOT NULL;
-CREATE INDEX runs_created_at ON runs (created_at);
-CREATE INDEX runs_function_path ON runs (function_path);
-CREATE INDEX runs_parent_id ON runs (parent_id);
-CREATE INDEX runs_root_id ON runs (root_id);
-CREATE INDEX runs_roots ON runs (created_at) WHERE id = root_id;
-CREATE INDEX runs_seq ON runs (seq);
+CREATE INDEX runs_cache_key ON run_rows (cache_key) WHERE cache_key IS NOT NULL;
+CREATE INDEX runs_created_at ON run_rows (created_at);
+CREATE INDEX runs_parent_id ON run_rows (parent_id);
+CREATE INDEX runs_root_functions ON run_rows (function_id) WHERE id = root_id;
+CREATE INDEX runs_root_id ON run_rows (root_id);
+CREATE INDEX runs_roots ON run_rows (created_at) WHERE id = root_id;
+CREATE VIEW runs AS
+SELECT r.id, r.root_id, r.parent_id, r.nested_id, r.original_run_id, r.state, r.name,
+       f.function_path, f.description, f.source_id, r.tags, f.resource_requirements,
+       f.retry_settings, r.cache_key, r.exception, r.external_exception, f.is_inline,
+       r.attempt, r.created_at, r.updated_at, r.started_at, r.ended_at, r.resolved_at,
+       r.failed_at, r.seq
+FROM run_rows r JOIN functions f ON f.id = r.function_id;
 CREATE TABLE schema_migrations (version TEXT PRIMARY KEY);
 CREATE TABLE sources (
     id TEXT PRIMARY KEY,            -- SHA-256 of text

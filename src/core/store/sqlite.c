@@ -58,6 +58,11 @@
     "description, source_id, tags, resource_requirements, retry_settings, cache_key, exception, "  \
     "external_exception, is_inline, attempt, created_at, updated_at, started_at, ended_at, "       \
     "resolved_at, failed_at, seq"
+/* The columns of run_rows, in the order of bind_run()'s parameters. */
+#define RUN_ROW_COLS                                                                               \
+    "id, root_id, parent_id, nested_id, original_run_id, state, name, function_id, tags, "         \
+    "cache_key, exception, external_exception, attempt, created_at, updated_at, started_at, "      \
+    "ended_at, resolved_at, failed_at, seq"
 #define EDGE_COLS                                                                                  \
     "id, root_id, source_run_id, destination_run_id, destination_name, artifact_id, parent_id, "   \
     "created_at, updated_at"
@@ -73,6 +78,8 @@ enum stmt_id {
     S_ROLLBACK,
     S_SEQ_GET,
     S_SEQ_SET,
+    S_FN_FIND,
+    S_FN_PUT,
     S_RUN_PUT,
     S_RUN_UPDATE,
     S_RUN_GET,
@@ -110,32 +117,34 @@ static const char *const sql_text[N_STMT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_SEQ_GET] = "SELECT value FROM meta WHERE key = 'change_seq'",
     [S_SEQ_SET] = "UPDATE meta SET value = ?1 WHERE key = 'change_seq'",
+    [S_FN_FIND] = "SELECT id FROM functions WHERE function_path = ?1 AND description IS ?2 AND "
+                  "source_id IS ?3 AND resource_requirements IS ?4 AND retry_settings IS ?5 AND "
+                  "is_inline = ?6 LIMIT 1",
+    [S_FN_PUT] =
+        "INSERT INTO functions (function_path, description, source_id, "
+        "resource_requirements, retry_settings, is_inline) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [S_RUN_PUT] =
-        "INSERT INTO runs (" RUN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25) "
+        "INSERT INTO run_rows (" RUN_ROW_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) "
         "ON CONFLICT (id) DO UPDATE SET root_id = excluded.root_id, parent_id = "
         "excluded.parent_id, nested_id = excluded.nested_id, original_run_id = "
-        "excluded.original_run_id, state = excluded.state, name = excluded.name, function_path = "
-        "excluded.function_path, description = excluded.description, source_id = "
-        "excluded.source_id, tags = excluded.tags, resource_requirements = "
-        "excluded.resource_requirements, retry_settings = excluded.retry_settings, cache_key = "
-        "excluded.cache_key, exception = excluded.exception, external_exception = "
-        "excluded.external_exception, is_inline = excluded.is_inline, attempt = "
+        "excluded.original_run_id, state = excluded.state, name = excluded.name, function_id = "
+        "excluded.function_id, tags = excluded.tags, cache_key = excluded.cache_key, exception = "
+        "excluded.exception, external_exception = excluded.external_exception, attempt = "
         "excluded.attempt, created_at = excluded.created_at, updated_at = excluded.updated_at, "
         "started_at = excluded.started_at, ended_at = excluded.ended_at, resolved_at = "
         "excluded.resolved_at, failed_at = excluded.failed_at, seq = excluded.seq",
     /*
      * The common rewrite of a run (a new state, timestamps, exception) leaves the indexed
-     * columns alone; SET-ing only the rest spares SQLite rewriting five index entries. When an
+     * columns alone; SET-ing only the rest spares SQLite rewriting index entries. When an
      * indexed column differs, no row matches and S_RUN_PUT rewrites it all.
      */
     [S_RUN_UPDATE] =
-        "UPDATE runs SET nested_id = ?4, original_run_id = ?5, state = ?6, description = ?9, "
-        "source_id = ?10, tags = ?11, resource_requirements = ?12, retry_settings = ?13, "
-        "exception = ?15, external_exception = ?16, is_inline = ?17, attempt = ?18, updated_at "
-        "= ?20, started_at = ?21, ended_at = ?22, resolved_at = ?23, failed_at = ?24, seq = ?25 "
-        "WHERE id = ?1 AND root_id IS ?2 AND parent_id IS ?3 AND name IS ?7 AND function_path "
-        "IS ?8 AND cache_key IS ?14 AND created_at IS ?19",
+        "UPDATE run_rows SET nested_id = ?4, original_run_id = ?5, state = ?6, function_id = ?8, "
+        "tags = ?9, exception = ?11, external_exception = ?12, attempt = ?13, updated_at = ?15, "
+        "started_at = ?16, ended_at = ?17, resolved_at = ?18, failed_at = ?19, seq = ?20 "
+        "WHERE id = ?1 AND root_id IS ?2 AND parent_id IS ?3 AND name IS ?7 AND cache_key IS ?10 "
+        "AND created_at IS ?14",
     [S_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
     [S_ART_EXISTS] = "SELECT 1 FROM artifacts WHERE id = ?1",
     [S_ART_PUT] = "INSERT OR IGNORE INTO artifacts (id, type_json, summary_json, size_bytes, "
@@ -175,7 +184,7 @@ static const char *const sql_text[N_STMT] = {
     [S_PIPE_STATUS] = "SELECT status FROM pipeline_runs WHERE root_id = ?1",
     [S_PIPE_SET_STATUS] = "UPDATE pipeline_runs SET status = ?2, updated_at = ?3, ended_at = "
                           "COALESCE(ended_at, ?4), seq = ?5 WHERE root_id = ?1",
-    [S_RUNS_CANCEL] = "UPDATE runs SET state = 7, updated_at = ?2, seq = ?3 "
+    [S_RUNS_CANCEL] = "UPDATE run_rows SET state = 7, updated_at = ?2, seq = ?3 "
                       "WHERE root_id = ?1 AND state IN (0, 1, 2, 6)",
     [S_EVENT_PUT] = "INSERT INTO events (seq, kind, subject_id, payload) VALUES (?1, ?2, ?3, ?4)",
     [S_SRC_PUT] = "INSERT OR IGNORE INTO sources (id, text) VALUES (?1, ?2)",
@@ -200,23 +209,45 @@ enum query_shape_bits {
     N_QUERY_SHAPES = 1 << 10,
 };
 
+/*
+ * The functions rows this connection found or wrote, so that put_run() does not ask SQLite
+ * each time: direct-mapped by a hash of the row's fields (fn_key()). Rows of functions are
+ * never deleted, so an entry stays true, except one written by a batch that then rolls back:
+ * a rollback empties the cache.
+ */
+#define FN_CACHE_SLOTS 64
+struct fn_slot {
+    uint64_t hash;
+    char *key; /* fn_key() of the row; NULL for an empty slot */
+    size_t key_len;
+    int64_t id;
+};
+
+/* The ids of the runs a batch wrote, listed in its events row; beyond this, NULL (all). */
+#define BATCH_RUN_IDS_MAX_BYTES ((size_t)1 << 22)
+
 struct sqlite_store {
     struct sm_store base; /* first: the struct sm_store * handed out points here */
     sqlite3 *db;
     struct sm_blobs *blobs;
     char *db_path;
     bool in_batch;
-    bool dirty;              /* the open batch wrote something */
-    int64_t batch_seq;       /* change sequence stamped by the open batch */
-    struct sm_err batch_err; /* first failure underneath a write of the open batch */
-    int n_migrated;          /* migrations applied by this open */
-    int prep_rc;             /* code of the last failure to prepare a statement */
-    struct sm_buf scratch;   /* strings of the record of the last get_* call */
+    bool dirty;               /* the open batch wrote something */
+    int64_t batch_seq;        /* change sequence stamped by the open batch */
+    struct sm_err batch_err;  /* first failure underneath a write of the open batch */
+    int n_migrated;           /* migrations applied by this open */
+    int prep_rc;              /* code of the last failure to prepare a statement */
+    struct sm_buf scratch;    /* strings of the record of the last get_* call */
+    struct sm_buf batch_runs; /* ids of the runs the open batch wrote, comma-separated */
+    bool batch_runs_overflow; /* ... more than fit in batch_runs */
+    struct sm_buf fn_key;     /* fn_key() of the run being put */
+    struct fn_slot fn_cache[FN_CACHE_SLOTS];
     sqlite3_stmt *stmts[N_STMT];
     sqlite3_stmt *list_runs[N_QUERY_SHAPES];
 };
 
 static const struct sm_store_ops sqlite_ops;
+static void fn_cache_clear(struct sqlite_store *st);
 
 static struct sqlite_store *to_sq(struct sm_store *s)
 {
@@ -499,6 +530,20 @@ static int not_found(struct sm_err *err, const char *what, const char *id)
 
 /* ------------------------------------------------------------ batches */
 
+/* Append one row to events (see the migration for the kinds). payload may be NULL. */
+static int put_event(struct sqlite_store *st, int64_t seq, const char *kind, const char *subject_id,
+                     const char *payload, struct sm_err *err)
+{
+    sqlite3_stmt *s = stmt(st, S_EVENT_PUT, err);
+    if (!s)
+        return st->prep_rc;
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, subject_id, -1, SQLITE_STATIC);
+    bind_text(s, 4, payload);
+    return step_done(st, s, "write", err);
+}
+
 static int read_seq(struct sqlite_store *st, int64_t *out, struct sm_err *err)
 {
     sqlite3_stmt *s = stmt(st, S_SEQ_GET, err);
@@ -530,6 +575,8 @@ static void rollback_tx(struct sqlite_store *st)
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     }
     st->in_batch = false;
+    /* The cache may name functions rows the rollback just undid. */
+    fn_cache_clear(st);
 }
 
 static int begin_tx(struct sqlite_store *st, struct sm_err *err)
@@ -560,6 +607,8 @@ static int sq_begin(struct sm_store *base, struct sm_err *err)
     st->in_batch = true;
     st->dirty = false;
     st->batch_seq = seq + 1;
+    sm_buf_reset(&st->batch_runs);
+    st->batch_runs_overflow = false;
     sm_err_clear(&st->batch_err);
     return 0;
 }
@@ -586,6 +635,14 @@ static int sq_commit(struct sm_store *base, struct sm_err *err)
         }
         sqlite3_bind_int64(s, 1, st->batch_seq);
         rc = step_done(st, s, "write", err);
+        if (rc)
+            goto fail_rollback;
+    }
+    if (st->batch_runs.len || st->batch_runs_overflow) {
+        if (sm_buf_addc(&st->batch_runs, '\0') != 0)
+            st->batch_runs_overflow = true;
+        rc = put_event(st, st->batch_seq, "runs", "",
+                       st->batch_runs_overflow ? NULL : st->batch_runs.data, err);
         if (rc)
             goto fail_rollback;
     }
@@ -619,7 +676,7 @@ static void sq_rollback(struct sm_store *base)
 /* ------------------------------------------------------------ writes */
 
 /* Bind a run to S_RUN_PUT or S_RUN_UPDATE (the same parameter numbers). */
-static int bind_run(sqlite3_stmt *s, const struct sm_run_rec *r, int64_t seq)
+static int bind_run(sqlite3_stmt *s, const struct sm_run_rec *r, int64_t function_id, int64_t seq)
 {
     int brc = SQLITE_OK;
     BIND(sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC));
@@ -629,24 +686,19 @@ static int bind_run(sqlite3_stmt *s, const struct sm_run_rec *r, int64_t seq)
     BIND(bind_id(s, 5, r->original_run_id));
     BIND(sqlite3_bind_int(s, 6, r->state));
     BIND(bind_text(s, 7, r->name));
-    BIND(bind_text(s, 8, r->function_path));
-    BIND(bind_text(s, 9, r->description));
-    BIND(bind_text(s, 10, r->source_id));
-    BIND(bind_text(s, 11, r->tags_json));
-    BIND(bind_text(s, 12, r->resource_requirements_json));
-    BIND(bind_text(s, 13, r->retry_settings_json));
-    BIND(bind_text(s, 14, r->cache_key));
-    BIND(bind_text(s, 15, r->exception_json));
-    BIND(bind_text(s, 16, r->external_exception_json));
-    BIND(sqlite3_bind_int(s, 17, r->is_inline ? 1 : 0));
-    BIND(sqlite3_bind_int(s, 18, r->attempt));
-    BIND(sqlite3_bind_int64(s, 19, r->created_at));
-    BIND(sqlite3_bind_int64(s, 20, r->updated_at));
-    BIND(bind_time(s, 21, r->started_at));
-    BIND(bind_time(s, 22, r->ended_at));
-    BIND(bind_time(s, 23, r->resolved_at));
-    BIND(bind_time(s, 24, r->failed_at));
-    BIND(sqlite3_bind_int64(s, 25, seq));
+    BIND(sqlite3_bind_int64(s, 8, function_id));
+    BIND(bind_text(s, 9, r->tags_json));
+    BIND(bind_text(s, 10, r->cache_key));
+    BIND(bind_text(s, 11, r->exception_json));
+    BIND(bind_text(s, 12, r->external_exception_json));
+    BIND(sqlite3_bind_int(s, 13, r->attempt));
+    BIND(sqlite3_bind_int64(s, 14, r->created_at));
+    BIND(sqlite3_bind_int64(s, 15, r->updated_at));
+    BIND(bind_time(s, 16, r->started_at));
+    BIND(bind_time(s, 17, r->ended_at));
+    BIND(bind_time(s, 18, r->resolved_at));
+    BIND(bind_time(s, 19, r->failed_at));
+    BIND(sqlite3_bind_int64(s, 20, seq));
     return brc;
 }
 
@@ -660,18 +712,128 @@ static int run_stmt(struct sqlite_store *st, sqlite3_stmt *s, int brc, struct sm
     return rc;
 }
 
+/* The fields of a run that its functions row holds, as one string (NULL and "" differ). */
+static int fn_key(struct sm_buf *b, const struct sm_run_rec *r)
+{
+    const char *fields[] = {r->function_path, r->description, r->source_id,
+                            r->resource_requirements_json, r->retry_settings_json};
+    sm_buf_reset(b);
+    int rc = sm_buf_addc(b, r->is_inline ? 'i' : 's');
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]) && rc == 0; i++) {
+        if (!fields[i]) {
+            rc = sm_buf_addc(b, '\x01');
+            continue;
+        }
+        rc = sm_buf_addc(b, '\x02');
+        rc = rc ? rc : sm_buf_add(b, fields[i], strlen(fields[i]) + 1);
+    }
+    return rc;
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void fn_cache_clear(struct sqlite_store *st)
+{
+    for (int i = 0; i < FN_CACHE_SLOTS; i++) {
+        sm_free(st->fn_cache[i].key);
+        st->fn_cache[i] = (struct fn_slot){0};
+    }
+}
+
+/* Bind the functions-row fields of r as S_FN_FIND and S_FN_PUT number them. */
+static int bind_function(sqlite3_stmt *s, const struct sm_run_rec *r)
+{
+    int brc = SQLITE_OK;
+    BIND(bind_text(s, 1, r->function_path));
+    BIND(bind_text(s, 2, r->description));
+    BIND(bind_text(s, 3, r->source_id));
+    BIND(bind_text(s, 4, r->resource_requirements_json));
+    BIND(bind_text(s, 5, r->retry_settings_json));
+    BIND(sqlite3_bind_int(s, 6, r->is_inline ? 1 : 0));
+    return brc;
+}
+
+/* The id of r's functions row, found (cache, then SQLite) or written. */
+static int function_id(struct sqlite_store *st, const struct sm_run_rec *r, int64_t *id,
+                       struct sm_err *err)
+{
+    if (fn_key(&st->fn_key, r) != 0)
+        return sm_errf(err, SM_ETOOBIG,
+                       "cannot write run '%s': its function's fields are larger "
+                       "than %zu bytes",
+                       r->id, st->fn_key.max_len);
+    uint64_t h = fnv1a(st->fn_key.data, st->fn_key.len);
+    struct fn_slot *slot = &st->fn_cache[h % FN_CACHE_SLOTS];
+    if (slot->key && slot->hash == h && slot->key_len == st->fn_key.len &&
+        memcmp(slot->key, st->fn_key.data, slot->key_len) == 0) {
+        *id = slot->id;
+        return 0;
+    }
+
+    sqlite3_stmt *s = stmt(st, S_FN_FIND, err);
+    if (!s)
+        return st->prep_rc;
+    int brc = bind_function(s, r);
+    int rc = brc == SQLITE_OK ? sqlite3_step(s) : brc;
+    bool found = rc == SQLITE_ROW;
+    if (found)
+        *id = sqlite3_column_int64(s, 0);
+    else if (rc != SQLITE_DONE) {
+        int out = db_fail(st, rc, "read", err);
+        done(s);
+        return out;
+    }
+    done(s);
+    if (!found) {
+        s = stmt(st, S_FN_PUT, err);
+        if (!s)
+            return st->prep_rc;
+        rc = run_stmt(st, s, bind_function(s, r), err);
+        if (rc)
+            return rc;
+        *id = sqlite3_last_insert_rowid(st->db);
+    }
+
+    sm_free(slot->key);
+    slot->key = sm_xmalloc(st->fn_key.len);
+    memcpy(slot->key, st->fn_key.data, st->fn_key.len);
+    slot->key_len = st->fn_key.len;
+    slot->hash = h;
+    slot->id = *id;
+    return 0;
+}
+
+/* Remember that the open batch wrote run `id`, for its events row. */
+static void note_batch_run(struct sqlite_store *st, const char *id)
+{
+    if (st->batch_runs_overflow)
+        return;
+    if ((st->batch_runs.len && sm_buf_addc(&st->batch_runs, ',') != 0) ||
+        sm_buf_adds(&st->batch_runs, id) != 0)
+        st->batch_runs_overflow = true;
+}
+
 static int sq_put_run(struct sm_store *base, const struct sm_run_rec *r, struct sm_err *err)
 {
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
         return outside_batch(st, "write a run", err);
-    int rc;
+    int64_t fn = 0;
+    int rc = function_id(st, r, &fn, err);
+    if (rc)
+        return poison(st, rc, err);
     sqlite3_stmt *s;
     if (!r->is_new) {
         s = stmt(st, S_RUN_UPDATE, err);
         if (!s)
             return poison(st, st->prep_rc, err);
-        rc = run_stmt(st, s, bind_run(s, r, st->batch_seq), err);
+        rc = run_stmt(st, s, bind_run(s, r, fn, st->batch_seq), err);
         if (rc)
             return poison(st, rc, err);
     }
@@ -680,10 +842,11 @@ static int sq_put_run(struct sm_store *base, const struct sm_run_rec *r, struct 
         s = stmt(st, S_RUN_PUT, err);
         if (!s)
             return poison(st, st->prep_rc, err);
-        rc = run_stmt(st, s, bind_run(s, r, st->batch_seq), err);
+        rc = run_stmt(st, s, bind_run(s, r, fn, st->batch_seq), err);
         if (rc)
             return poison(st, rc, err);
     }
+    note_batch_run(st, r->id);
     st->dirty = true;
     return 0;
 }
@@ -1406,16 +1569,7 @@ static int sq_set_pipeline_status(struct sm_store *base, const char *root_id, in
 
     char payload[64];
     snprintf(payload, sizeof(payload), "{\"status\":\"%s\"}", name);
-    s = stmt(st, S_EVENT_PUT, err);
-    if (!s) {
-        rc = st->prep_rc;
-        goto out_rollback;
-    }
-    sqlite3_bind_int64(s, 1, seq);
-    sqlite3_bind_text(s, 2, "pipeline_status", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, root_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, payload, -1, SQLITE_STATIC);
-    rc = step_done(st, s, "write", err);
+    rc = put_event(st, seq, "pipeline_status", root_id, payload, err);
     if (rc)
         goto out_rollback;
 
@@ -1697,6 +1851,9 @@ static void sq_close(struct sm_store *base)
     sqlite3_close_v2(st->db);
     sm_blobs_close(st->blobs);
     sm_buf_release(&st->scratch);
+    sm_buf_release(&st->batch_runs);
+    sm_buf_release(&st->fn_key);
+    fn_cache_clear(st);
     sm_free(st->db_path);
     sm_free(st->base.home);
     sm_free(st);
@@ -1751,6 +1908,8 @@ struct sm_store *sm_store_open_sqlite(const char *home, enum sm_store_sync sync,
     st->base.home = dup_string(home);
     st->db_path = join_path(home, "sematic.db");
     sm_buf_init(&st->scratch, SCRATCH_MAX_BYTES);
+    sm_buf_init(&st->batch_runs, BATCH_RUN_IDS_MAX_BYTES);
+    sm_buf_init(&st->fn_key, SCRATCH_MAX_BYTES);
 
     /*
      * SQLite reports SQLITE_BUSY at once, without its busy handler, when another connection

@@ -15,7 +15,23 @@ CREATE TABLE sources (
     text TEXT NOT NULL
 );
 
-CREATE TABLE runs (
+-- What the runs of one function share, stored once: a run row names it by
+-- id. Different settings (a docstring, resources, retries) make another row.
+CREATE TABLE functions (
+    id INTEGER PRIMARY KEY,
+    function_path TEXT NOT NULL,    -- module.qualname
+    description TEXT,
+    source_id TEXT REFERENCES sources (id),
+    resource_requirements TEXT,
+    retry_settings TEXT,
+    is_inline INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX functions_path ON functions (function_path);
+
+-- What is each run's own. Every index here costs each step of a pipeline a
+-- B-tree insert, so only the lookups the CLI and the server make often have
+-- one; read runs through the `runs` view below.
+CREATE TABLE run_rows (
     id TEXT PRIMARY KEY,
     root_id TEXT NOT NULL,
     parent_id TEXT,
@@ -23,16 +39,11 @@ CREATE TABLE runs (
     original_run_id TEXT,
     state INTEGER NOT NULL,         -- enum sm_state
     name TEXT NOT NULL,
-    function_path TEXT NOT NULL,
-    description TEXT,
-    source_id TEXT REFERENCES sources (id),
+    function_id INTEGER NOT NULL REFERENCES functions (id),
     tags TEXT NOT NULL DEFAULT '[]',
-    resource_requirements TEXT,
-    retry_settings TEXT,
     cache_key TEXT,
     exception TEXT,
     external_exception TEXT,
-    is_inline INTEGER NOT NULL DEFAULT 1,
     attempt INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
@@ -42,13 +53,21 @@ CREATE TABLE runs (
     failed_at INTEGER,
     seq INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX runs_root_id ON runs (root_id);
-CREATE INDEX runs_parent_id ON runs (parent_id);
-CREATE INDEX runs_function_path ON runs (function_path);
-CREATE INDEX runs_cache_key ON runs (cache_key) WHERE cache_key IS NOT NULL;
-CREATE INDEX runs_created_at ON runs (created_at);
-CREATE INDEX runs_roots ON runs (created_at) WHERE id = root_id;
-CREATE INDEX runs_seq ON runs (seq);
+CREATE INDEX runs_root_id ON run_rows (root_id);
+CREATE INDEX runs_parent_id ON run_rows (parent_id);
+CREATE INDEX runs_cache_key ON run_rows (cache_key) WHERE cache_key IS NOT NULL;
+CREATE INDEX runs_created_at ON run_rows (created_at);
+CREATE INDEX runs_roots ON run_rows (created_at) WHERE id = root_id;
+CREATE INDEX runs_root_functions ON run_rows (function_id) WHERE id = root_id;
+
+-- A run as Sematic describes it: its own row and its function's.
+CREATE VIEW runs AS
+SELECT r.id, r.root_id, r.parent_id, r.nested_id, r.original_run_id, r.state, r.name,
+       f.function_path, f.description, f.source_id, r.tags, f.resource_requirements,
+       f.retry_settings, r.cache_key, r.exception, r.external_exception, f.is_inline,
+       r.attempt, r.created_at, r.updated_at, r.started_at, r.ended_at, r.resolved_at,
+       r.failed_at, r.seq
+FROM run_rows r JOIN functions f ON f.id = r.function_id;
 
 CREATE TABLE artifacts (
     id TEXT PRIMARY KEY,            -- SHA-256 of type_json || '\n' || payload
@@ -134,7 +153,12 @@ CREATE TABLE metric_points (
 CREATE INDEX metric_points_name ON metric_points (name, ts);
 CREATE INDEX metric_points_run ON metric_points (run_id);
 
--- Changes that leave no row to stamp (deletes, cancel requests).
+-- What each committed batch changed, for live views (the server's
+-- /api/v1/events): kind 'runs' lists the ids of the runs the batch wrote in
+-- payload, comma-separated (NULL when there were too many to list: re-read
+-- them all); 'pipeline_status' names a pipeline run whose status changed
+-- (its runs may have been canceled with it). Runs have no index on seq:
+-- one events row per batch is cheaper than an index entry per run.
 CREATE TABLE events (
     seq INTEGER NOT NULL,
     kind TEXT NOT NULL,
@@ -151,6 +175,8 @@ DROP TABLE logs;
 DROP TABLE pipeline_runs;
 DROP TABLE edges;
 DROP TABLE artifacts;
-DROP TABLE runs;
+DROP VIEW runs;
+DROP TABLE run_rows;
+DROP TABLE functions;
 DROP TABLE sources;
 DROP TABLE meta;

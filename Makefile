@@ -28,7 +28,8 @@ VPY := $(CURDIR)/$(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 MESON := $(CURDIR)/$(VENV)/bin/meson
 
-APT_DEMO := gcc libc6-dev pkg-config python3 python3-dev python3-venv libssl-dev libsqlite3-dev
+APT_DEMO := gcc libc6-dev pkg-config python3 python3-dev python3-venv libssl-dev libsqlite3-dev \
+    libmicrohttpd-dev
 APT_TEST := $(APT_DEMO) libcmocka-dev valgrind
 
 SANITIZE := -Db_sanitize=address,undefined -Db_lundef=false

@@ -39,6 +39,8 @@ int sm__cli_cancel(int argc, char **argv);
 int sm__cli_rerun(int argc, char **argv);
 int sm__cli_gc(int argc, char **argv);
 int sm__cli_settings(int argc, char **argv);
+int sm__cli_start(int argc, char **argv); /* start.c */
+int sm__cli_stop(int argc, char **argv);  /* start.c */
 
 /* ------------------------------------------------------------ messages */
 

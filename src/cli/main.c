@@ -44,6 +44,8 @@ static const struct command commands[] = {
      sm__cli_rerun},
     {"gc", "delete stored blobs no artifact refers to", sm__cli_gc},
     {"settings", "show, set or delete user settings (settings.yaml)", sm__cli_settings},
+    {"start", "serve the API and the dashboard (http://127.0.0.1:5001)", sm__cli_start},
+    {"stop", "stop the server 'sematic start' started", sm__cli_stop},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

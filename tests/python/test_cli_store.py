@@ -108,7 +108,10 @@ def proc_start_time(pid: int) -> int:
 def test_cli_store__usage_lists_every_command(home):
     stdout = ok(run_cli(home, "--help"))
     listed = [line.split()[0] for line in stdout.split("commands:\n")[1].splitlines()]
-    assert listed == ["help", "version", "runs", "show", "logs", "cancel", "rerun", "gc", "settings"]
+    assert listed == [
+        "help", "version", "runs", "show", "logs", "cancel", "rerun", "gc", "settings", "start",
+        "stop",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,34 @@
+/*
+ * routes.c: the route table, every endpoint of the server in one place.
+ *
+ * A row is {method, pattern, handler, flags}; http.h says what patterns
+ * may hold and how a row is chosen, docs/server.md how to add one. Rows
+ * are matched in this order, the SM_HTTP_ROUTE_FALLBACK rows only when no
+ * other pattern matches the path: keep those last.
+ */
+#include <stddef.h>
+
+#include "handlers.h"
+#include "internal.h"
+
+#include "util/banned.h"
+
+const struct sm_http_route sm__server_routes[] = {
+    /* meta.c */
+    {SM_HTTP_GET, "/api/v1/ping", sm__api_ping, 0},
+    {SM_HTTP_GET, "/api/v1/meta/versions", sm__api_meta_versions, 0},
+    {SM_HTTP_GET, "/api/v1/meta/health", sm__api_meta_health, 0},
+    {SM_HTTP_GET, "/api/v1/meta/env", sm__api_meta_env, 0},
+    {SM_HTTP_GET, "/authenticate", sm__api_authenticate, 0},
+
+    /* testing.c: only with SEMATIC_SERVER_TEST_ROUTES=1 */
+    {SM_HTTP_POST, "/api/v1/_test/echo/:name/*rest", sm__test_echo, SM_HTTP_ROUTE_TEST_ONLY},
+    {SM_HTTP_GET, "/api/v1/_test/ticks", sm__test_ticks, SM_HTTP_ROUTE_TEST_ONLY},
+    {SM_HTTP_GET, "/api/v1/_test/fail", sm__test_fail, SM_HTTP_ROUTE_TEST_ONLY},
+
+    /* Fallbacks, last: an unknown /api/ path is a JSON 404; anything else is the dashboard. */
+    {SM_HTTP_ANY, "/api/*rest", sm__api_not_found, SM_HTTP_ROUTE_FALLBACK},
+    {SM_HTTP_GET, "/*path", sm__static_file, SM_HTTP_ROUTE_FALLBACK},
+};
+
+const size_t sm__server_n_routes = sizeof(sm__server_routes) / sizeof(sm__server_routes[0]);

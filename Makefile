@@ -7,12 +7,13 @@
 #                pytest against an ASan+UBSan build of the extension
 #   make bench   bench/overhead.py against plain Python and the real Sematic
 #   make lint    clang-format --dry-run -Werror on the C sources (make format fixes)
+#   make fuzz    the HTTP request parsers under libFuzzer for FUZZ_SECONDS (300)
 #   make clean   remove build directories (distclean: the venvs and caches too)
 #
 # Each step installs what it lacks and no more: Debian packages only when
 # dpkg says one is missing, the pinned tools (requirements-dev.txt) into
 # .venv when that file changed. Works from a fresh clone on Debian 12 as root.
-# Build directories: build-c, build-asan, build-asan-py, build-pip (others'
+# Build directories: build-c, build-asan, build-asan-py, build-pip, build-fuzz (others'
 # build-* directories are left alone).
 
 SHELL := /bin/bash
@@ -30,7 +31,8 @@ MESON := $(CURDIR)/$(VENV)/bin/meson
 
 APT_DEMO := gcc libc6-dev pkg-config python3 python3-dev python3-venv libssl-dev libsqlite3-dev \
     libmicrohttpd-dev
-APT_TEST := $(APT_DEMO) libcmocka-dev valgrind
+# clang and its runtime libraries (libFuzzer) build the fuzz target.
+APT_TEST := $(APT_DEMO) libcmocka-dev valgrind clang libclang-rt-14-dev
 
 SANITIZE := -Db_sanitize=address,undefined -Db_lundef=false
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q
@@ -39,10 +41,11 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .PHONY: help demo test bench lint clean distclean deps-demo deps-test venv install \
-        c-test asan-test valgrind-test py-test py-asan-test peers format
+        c-test asan-test valgrind-test py-test py-asan-test peers format \
+        server-asan-test fuzz fuzz-smoke
 
 help:
-	@sed -n '3,11s/^# \{0,1\}//p' Makefile
+	@sed -n '3,12s/^# \{0,1\}//p' Makefile
 
 # ---- setup -----------------------------------------------------------------
 
@@ -103,7 +106,7 @@ demo: install
 
 # ---- make test -------------------------------------------------------------
 
-test: lint c-test asan-test valgrind-test py-test py-asan-test
+test: lint c-test asan-test valgrind-test py-test py-asan-test server-asan-test fuzz-smoke
 	@echo "make: all suites passed"
 
 # meson_build(dir, options): configures `dir` afresh when it has no build
@@ -165,6 +168,42 @@ py-asan-test: deps-test install
 	    $(VENV)/bin/pytest tests/python -p no:cacheprovider $(PYTEST_ARGS) \
 	    || { status=$$?; cat $(SANITIZER_LOG).* 2>/dev/null; exit $$status; }
 
+# The server's tests against the `sematic` of build-asan (ASan+UBSan, leak
+# checks on): the fixture fails a test whose server exits non-zero on SIGTERM
+# or writes a sanitizer report to its log.
+server-asan-test: deps-test venv
+	$(call meson_build,build-asan,-Dpython=false -Dtests=true $(SANITIZE))
+	SEMATIC_CLI=$(CURDIR)/build-asan/src/cli/sematic UBSAN_OPTIONS=$(UBSAN_OPTIONS_) \
+	    $(VENV)/bin/pytest tests/python/test_server_core.py -p no:cacheprovider $(PYTEST_ARGS)
+
+# ---- fuzzing ---------------------------------------------------------------
+
+# libFuzzer (clang -fsanitize=fuzzer) over the HTTP request parsers: target
+# parsing, routing, static paths, the JSON reader (fuzz/fuzz_http.c). New
+# inputs go to build-fuzz/corpus, crashes to build-fuzz/crash-*; the seeds in
+# fuzz/corpus/http stay as they are. `make test` runs it for FUZZ_SMOKE_SECONDS.
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 25
+FUZZ_BIN := build-fuzz/fuzz_http
+FUZZ_SOURCES := fuzz/fuzz_http.c src/server/request.c src/server/router.c \
+    src/server/response.c src/core/codec/json.c src/core/util/buf.c src/core/util/err.c \
+    src/core/util/alloc.c
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=undefined -Wall -Wextra -Iinclude -Isrc/core -Isrc/server
+FUZZ_RUN = mkdir -p build-fuzz/corpus && UBSAN_OPTIONS=$(UBSAN_OPTIONS_) $(FUZZ_BIN) \
+    -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ -print_final_stats=1 \
+    build-fuzz/corpus fuzz/corpus/http
+
+$(FUZZ_BIN): $(FUZZ_SOURCES) $(wildcard src/server/*.h include/sematic/*.h) | deps-test
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) $(FUZZ_SOURCES) -lm -o $@
+
+fuzz: $(FUZZ_BIN)
+	$(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS)
+
+fuzz-smoke: $(FUZZ_BIN)
+	$(FUZZ_RUN) -max_total_time=$(FUZZ_SMOKE_SECONDS)
+
 # ---- helpers ---------------------------------------------------------------
 
 peers:
@@ -174,7 +213,7 @@ bench: install peers
 	$(VPY) bench/overhead.py $(BENCH_ARGS)
 
 C_SOURCES = $$(git ls-files --cached --others --exclude-standard -- \
-	'src/*.[ch]' 'include/*.h' 'python/ext/*.[ch]' 'tests/c/*.[ch]' 'bench/*.[ch]' \
+	'src/*.[ch]' 'include/*.h' 'python/ext/*.[ch]' 'tests/c/*.[ch]' 'bench/*.[ch]' 'fuzz/*.[ch]' \
 	2>/dev/null || find src include python/ext tests/c -name '*.[ch]')
 
 lint:
@@ -194,7 +233,7 @@ format:
 	@files="$(C_SOURCES)"; [ -z "$$files" ] || clang-format -i $$files
 
 clean:
-	rm -rf build-c build-asan build-asan-py build-pip
+	rm -rf build-c build-asan build-asan-py build-pip build-fuzz
 
 distclean: clean
 	rm -rf $(VENV) bench/peers/.venv tests/python/_wheel .pytest_cache

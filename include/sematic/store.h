@@ -298,6 +298,15 @@ int64_t sm_now_us(void);
 /* ISO-8601 UTC text of a timestamp ("2026-11-22T10:04:05.123456+00:00") into out (>= 40 bytes). */
 void sm_format_time_us(int64_t us, char out[40]);
 
+/*
+ * Read ISO-8601 UTC text (len bytes): "YYYY-MM-DD", then 'T' or ' ' and
+ * "HH:MM[:SS[.f...]]" (up to 6 fraction digits count; more are dropped), then
+ * nothing, "Z", "+00:00" or "-00:00" (other offsets are applied). The forms
+ * sm_format_time_us() and Python's datetime.isoformat() and str() write.
+ * Returns 0 with *out in microseconds, or SM_EINVAL naming the text.
+ */
+int sm_parse_time_us(const char *text, size_t len, int64_t *out, struct sm_err *err);
+
 /* JSON object of a record, Sematic's field names (the API and the CLI's --json use it). */
 void sm_run_rec_to_json(const struct sm_run_rec *r, struct sm_jw *w);
 void sm_artifact_rec_to_json(const struct sm_artifact_rec *a, struct sm_jw *w);

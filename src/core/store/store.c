@@ -388,6 +388,89 @@ void sm_format_time_us(int64_t us, char out[40])
     out[n] = '\0';
 }
 
+/* Days from 1970-01-01 to year-month-day in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static bool leap_year(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* n decimal digits at text[*at] into *out; false when they are not all digits. */
+static bool take_digits(const char *text, size_t len, size_t *at, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*at)++) {
+        if (*at >= len || text[*at] < '0' || text[*at] > '9')
+            return false;
+        v = v * 10 + (text[*at] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+int sm_parse_time_us(const char *text, size_t len, int64_t *out, struct sm_err *err)
+{
+    static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!text || !out)
+        return sm_errf(err, SM_EINVAL, "invalid time: NULL; pass ISO-8601 text");
+    size_t at = 0;
+    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, off = 0;
+    bool ok = take_digits(text, len, &at, 4, &y) && at < len && text[at++] == '-' &&
+              take_digits(text, len, &at, 2, &mo) && at < len && text[at++] == '-' &&
+              take_digits(text, len, &at, 2, &d);
+    if (ok && at < len && (text[at] == 'T' || text[at] == 't' || text[at] == ' ')) {
+        at++;
+        ok = take_digits(text, len, &at, 2, &h) && at < len && text[at++] == ':' &&
+             take_digits(text, len, &at, 2, &mi);
+        if (ok && at < len && text[at] == ':') {
+            at++;
+            ok = take_digits(text, len, &at, 2, &sec);
+            if (ok && at < len && (text[at] == '.' || text[at] == ',')) {
+                at++;
+                int n = 0;
+                while (at < len && text[at] >= '0' && text[at] <= '9') {
+                    if (n < 6) {
+                        frac = frac * 10 + (text[at] - '0');
+                        n++;
+                    }
+                    at++;
+                }
+                ok = n > 0;
+                for (; n < 6; n++)
+                    frac *= 10;
+            }
+        }
+        if (ok && at < len && (text[at] == 'Z' || text[at] == 'z')) {
+            at++;
+        } else if (ok && at < len && (text[at] == '+' || text[at] == '-')) {
+            int sign = text[at++] == '-' ? -1 : 1, oh, om;
+            ok = take_digits(text, len, &at, 2, &oh) && at < len && text[at++] == ':' &&
+                 take_digits(text, len, &at, 2, &om) && oh < 24 && om < 60;
+            off = sign * (oh * 60 + om);
+        }
+    }
+    ok = ok && at == len && mo >= 1 && mo <= 12 && d >= 1 && h < 24 && mi < 60 && sec < 60;
+    if (ok)
+        ok = d <= month_days[mo - 1] + (mo == 2 && leap_year(y) ? 1 : 0);
+    if (!ok)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid time '%.*s': expected ISO-8601 UTC text such as "
+                       "'2024-05-01T12:00:00.000000' (a 'Z' or '+00:00' may follow)",
+                       (int)(len > 60 ? 60 : len), text);
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60;
+    *out = secs * 1000000 + frac;
+    return 0;
+}
+
 /* ------------------------------------------------------------ pipeline-run statuses */
 
 static const char *const status_names[SM_PIPELINE_STATUS_COUNT] = {

@@ -14,6 +14,7 @@
 
 #include "sematic/buf.h"
 #include "sematic/err.h"
+#include "sematic/filter.h"
 #include "sematic/store.h"
 
 /* One migration file: "001", "initial", and the SQL of its two sections. */
@@ -49,6 +50,15 @@ int sm__store_migrate_down(const char *db_path, const char *to, struct sm_err *e
 
 /* How many migrations sm_store_open_sqlite() applied when it opened s (a SQLite store). */
 int sm__store_sqlite_n_migrated(const struct sm_store *s);
+
+/*
+ * The query plan of listing q of entity e on a SQLite store (EXPLAIN QUERY
+ * PLAN of the page's statement: one line per step, "SEARCH t USING INDEX
+ * runs_roots ..."), appended to plan. For tests and docs: which index serves
+ * a query. Returns 0 or what the listing would return.
+ */
+int sm__store_explain(struct sm_store *s, enum sm_entity e, const struct sm_query *q,
+                      struct sm_buf *plan, struct sm_err *err);
 
 /* Argument checks shared by the backends. */
 bool sm__store_is_id(const char *s, size_t len); /* exactly len lower-case hex digits */

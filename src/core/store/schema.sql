@@ -65,7 +65,7 @@ CREATE TABLE metric_points (
     labels TEXT,
     ts INTEGER NOT NULL,
     seq INTEGER NOT NULL DEFAULT 0
-);
+, metric_type INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX metric_points_name ON metric_points (name, ts);
 CREATE INDEX metric_points_run ON metric_points (run_id);
 CREATE TABLE notes (
@@ -79,6 +79,7 @@ CREATE TABLE notes (
     seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX notes_root_id ON notes (root_id);
+CREATE INDEX notes_run_id ON notes (run_id);
 CREATE TABLE pipeline_runs (
     root_id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
@@ -141,4 +142,24 @@ CREATE TABLE sources (
     id TEXT PRIMARY KEY,            -- SHA-256 of text
     text TEXT NOT NULL
 );
--- versions: 001
+CREATE TABLE storage_objects (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    blob_key TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+CREATE INDEX storage_objects_blob_key ON storage_objects (blob_key);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    first_name TEXT,
+    last_name TEXT,
+    avatar_url TEXT,
+    api_key_hash TEXT UNIQUE,       -- NULL until a key is made
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+-- versions: 001 002

@@ -21,7 +21,11 @@
  *  - get_* copy the strings of the row into st->scratch and reset the
  *    statement at once; list_* hand callbacks pointers into the row being
  *    stepped, valid for the callback.
- *  - SQLite's errors are translated here and nowhere else (db_fail()).
+ *  - SQLite's errors are translated here and nowhere else (sm__sq_fail()).
+ *
+ * The server's calls live in sqlite_query.c (listings, events) and
+ * sqlite_server.c (notes, metrics, users, storage objects); the three files
+ * share the connection struct and the helpers below through sqlite_int.h.
  *
  * Start reading at sm_store_open_sqlite(), then sq_begin() / sq_put_run() /
  * sq_commit().
@@ -44,6 +48,7 @@
 #include "sematic/hash.h"
 #include "sematic/store.h"
 #include "store/internal.h"
+#include "store/sqlite_int.h"
 
 #include "util/banned.h"
 
@@ -53,58 +58,15 @@
 
 /* ------------------------------------------------------------ statements */
 
-#define RUN_COLS                                                                                   \
-    "id, root_id, parent_id, nested_id, original_run_id, state, name, function_path, "             \
-    "description, source_id, tags, resource_requirements, retry_settings, cache_key, exception, "  \
-    "external_exception, is_inline, attempt, created_at, updated_at, started_at, ended_at, "       \
-    "resolved_at, failed_at, seq"
 /* The columns of run_rows, in the order of bind_run()'s parameters. */
 #define RUN_ROW_COLS                                                                               \
     "id, root_id, parent_id, nested_id, original_run_id, state, name, function_id, tags, "         \
     "cache_key, exception, external_exception, attempt, created_at, updated_at, started_at, "      \
     "ended_at, resolved_at, failed_at, seq"
-#define EDGE_COLS                                                                                  \
-    "id, root_id, source_run_id, destination_run_id, destination_name, artifact_id, parent_id, "   \
-    "created_at, updated_at"
 #define PIPE_COLS                                                                                  \
     "root_id, status, kind, cache_namespace, user, git, settings, client_version, run_command, "   \
     "python, cwd, sys_path, driver_pid, driver_start, driver_host, created_at, updated_at, "       \
     "ended_at, seq"
-#define ART_COLS "id, type_json, summary_json, size_bytes, blob_key, created_at"
-
-enum stmt_id {
-    S_BEGIN,
-    S_COMMIT,
-    S_ROLLBACK,
-    S_SEQ_GET,
-    S_SEQ_SET,
-    S_FN_FIND,
-    S_FN_PUT,
-    S_RUN_PUT,
-    S_RUN_UPDATE,
-    S_RUN_GET,
-    S_ART_EXISTS,
-    S_ART_PUT,
-    S_ART_GET,
-    S_ART_KEEP,
-    S_ARTS_ROOT,
-    S_EDGE_PUT,
-    S_EDGE_UPDATE,
-    S_EDGES_ROOT,
-    S_EDGES_RUN,
-    S_EDGES_ROOT_RUN,
-    S_PIPE_PUT,
-    S_PIPE_GET,
-    S_PIPE_STATUS,
-    S_PIPE_SET_STATUS,
-    S_RUNS_CANCEL,
-    S_EVENT_PUT,
-    S_SRC_PUT,
-    S_SRC_GET,
-    S_LOG_PUT,
-    S_LOG_READ,
-    N_STMT
-};
 
 /* The non-terminal run states that set_pipeline_status() cancels, as S_RUNS_CANCEL spells them. */
 _Static_assert(SM_STATE_CREATED == 0 && SM_STATE_SCHEDULED == 1 && SM_STATE_RAN == 2 &&
@@ -150,7 +112,8 @@ static const char *const sql_text[N_STMT] = {
     [S_ART_PUT] = "INSERT OR IGNORE INTO artifacts (id, type_json, summary_json, size_bytes, "
                   "payload, blob_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_ART_GET] = "SELECT " ART_COLS ", payload FROM artifacts WHERE id = ?1",
-    [S_ART_KEEP] = "SELECT 1 FROM artifacts WHERE blob_key = ?1 LIMIT 1",
+    [S_ART_KEEP] = "SELECT 1 FROM artifacts WHERE blob_key = ?1 UNION ALL "
+                   "SELECT 1 FROM storage_objects WHERE blob_key = ?1 LIMIT 1",
     [S_ARTS_ROOT] = "SELECT " ART_COLS " FROM artifacts WHERE id IN (SELECT artifact_id FROM "
                     "edges WHERE root_id = ?1) ORDER BY created_at, id",
     [S_EDGE_PUT] =
@@ -194,65 +157,11 @@ static const char *const sql_text[N_STMT] = {
                    "ORDER BY id LIMIT ?3",
 };
 
-/* list_runs() statements are cached by which filters the query uses. */
-enum query_shape_bits {
-    Q_ROOT = 1 << 0,
-    Q_PARENT = 1 << 1,
-    Q_FUNCTION_PATH = 1 << 2,
-    Q_NAME = 1 << 3,
-    Q_TAG = 1 << 4,
-    Q_CACHE_KEY = 1 << 5,
-    Q_SEARCH = 1 << 6,
-    Q_STATES = 1 << 7,
-    Q_ROOTS_ONLY = 1 << 8,
-    Q_OLDEST_FIRST = 1 << 9,
-    N_QUERY_SHAPES = 1 << 10,
-};
-
-/*
- * The functions rows this connection found or wrote, so that put_run() does not ask SQLite
- * each time: direct-mapped by a hash of the row's fields (fn_key()). Rows of functions are
- * never deleted, so an entry stays true, except one written by a batch that then rolls back:
- * a rollback empties the cache.
- */
-#define FN_CACHE_SLOTS 64
-struct fn_slot {
-    uint64_t hash;
-    char *key; /* fn_key() of the row; NULL for an empty slot */
-    size_t key_len;
-    int64_t id;
-};
-
 /* The ids of the runs a batch wrote, listed in its events row; beyond this, NULL (all). */
 #define BATCH_RUN_IDS_MAX_BYTES ((size_t)1 << 22)
 
-struct sqlite_store {
-    struct sm_store base; /* first: the struct sm_store * handed out points here */
-    sqlite3 *db;
-    struct sm_blobs *blobs;
-    char *db_path;
-    bool in_batch;
-    bool dirty;               /* the open batch wrote something */
-    int64_t batch_seq;        /* change sequence stamped by the open batch */
-    struct sm_err batch_err;  /* first failure underneath a write of the open batch */
-    int n_migrated;           /* migrations applied by this open */
-    int prep_rc;              /* code of the last failure to prepare a statement */
-    struct sm_buf scratch;    /* strings of the record of the last get_* call */
-    struct sm_buf batch_runs; /* ids of the runs the open batch wrote, comma-separated */
-    bool batch_runs_overflow; /* ... more than fit in batch_runs */
-    struct sm_buf fn_key;     /* fn_key() of the run being put */
-    struct fn_slot fn_cache[FN_CACHE_SLOTS];
-    sqlite3_stmt *stmts[N_STMT];
-    sqlite3_stmt *list_runs[N_QUERY_SHAPES];
-};
-
 static const struct sm_store_ops sqlite_ops;
 static void fn_cache_clear(struct sqlite_store *st);
-
-static struct sqlite_store *to_sq(struct sm_store *s)
-{
-    return (struct sqlite_store *)s;
-}
 
 static char *dup_string(const char *s)
 {
@@ -277,7 +186,7 @@ static char *join_path(const char *dir, const char *name)
  * store (STYLE 25). `what` completes "cannot <what> store '<path>'".
  * Call before resetting the statement, so sqlite3_errmsg() is its error.
  */
-static int db_fail(struct sqlite_store *st, int rc, const char *what, struct sm_err *err)
+int sm__sq_fail(struct sqlite_store *st, int rc, const char *what, struct sm_err *err)
 {
     int primary = rc & 0xff;
     if (primary == SQLITE_FULL ||
@@ -309,13 +218,13 @@ static int db_fail(struct sqlite_store *st, int rc, const char *what, struct sm_
 }
 
 /* The statement `id`, prepared on first use. NULL with err set on failure. */
-static sqlite3_stmt *stmt(struct sqlite_store *st, enum stmt_id id, struct sm_err *err)
+sqlite3_stmt *sm__sq_stmt(struct sqlite_store *st, enum stmt_id id, struct sm_err *err)
 {
     if (!st->stmts[id]) {
         int rc = sqlite3_prepare_v3(st->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
                                     &st->stmts[id], NULL);
         if (rc != SQLITE_OK) {
-            st->prep_rc = db_fail(st, rc, "read", err);
+            st->prep_rc = sm__sq_fail(st, rc, "read", err);
             sqlite3_finalize(st->stmts[id]);
             st->stmts[id] = NULL;
         }
@@ -323,25 +232,33 @@ static sqlite3_stmt *stmt(struct sqlite_store *st, enum stmt_id id, struct sm_er
     return st->stmts[id];
 }
 
-static void done(sqlite3_stmt *s)
+sqlite3_stmt *sm__sq_aux(struct sqlite_store *st, int slot, const char *sql, struct sm_err *err)
 {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    if (!st->aux[slot]) {
+        int rc =
+            sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->aux[slot], NULL);
+        if (rc != SQLITE_OK) {
+            st->prep_rc = sm__sq_fail(st, rc, "read", err);
+            sqlite3_finalize(st->aux[slot]);
+            st->aux[slot] = NULL;
+        }
+    }
+    return st->aux[slot];
 }
 
 /* Step a statement that returns no row; reset it either way. */
-static int step_done(struct sqlite_store *st, sqlite3_stmt *s, const char *what, struct sm_err *err)
+int sm__sq_step_done(struct sqlite_store *st, sqlite3_stmt *s, const char *what, struct sm_err *err)
 {
     int rc = sqlite3_step(s);
     int out = 0;
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        out = db_fail(st, rc, what, err);
+        out = sm__sq_fail(st, rc, what, err);
     done(s);
     return out;
 }
 
 /* A write failed underneath: remember it so that commit rolls the batch back. */
-static int poison(struct sqlite_store *st, int code, const struct sm_err *err)
+int sm__sq_poison(struct sqlite_store *st, int code, const struct sm_err *err)
 {
     if (st->in_batch && st->batch_err.code == 0) {
         if (err && err->code == code)
@@ -353,7 +270,7 @@ static int poison(struct sqlite_store *st, int code, const struct sm_err *err)
     return code;
 }
 
-static int outside_batch(struct sqlite_store *st, const char *what, struct sm_err *err)
+int sm__sq_outside_batch(struct sqlite_store *st, const char *what, struct sm_err *err)
 {
     return sm_errf(err, SM_ESTATE,
                    "cannot %s in store '%s' outside a batch; call sm_store_begin() first", what,
@@ -362,46 +279,7 @@ static int outside_batch(struct sqlite_store *st, const char *what, struct sm_er
 
 /* ------------------------------------------------------------ binding and reading */
 
-/* First non-OK result of a series of sqlite3_bind_* calls. */
-#define BIND(call)                                                                                 \
-    do {                                                                                           \
-        int b_ = (call);                                                                           \
-        if (b_ != SQLITE_OK && brc == SQLITE_OK)                                                   \
-            brc = b_;                                                                              \
-    } while (0)
-
-static int bind_text(sqlite3_stmt *s, int i, const char *text)
-{
-    return text ? sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
-}
-
-/* A fixed-size id: "" is stored as NULL. */
-static int bind_id(sqlite3_stmt *s, int i, const char *id)
-{
-    return id[0] ? sqlite3_bind_text(s, i, id, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
-}
-
-/* An optional timestamp: 0 is stored as NULL. */
-static int bind_time(sqlite3_stmt *s, int i, int64_t us)
-{
-    return us ? sqlite3_bind_int64(s, i, us) : sqlite3_bind_null(s, i);
-}
-
-/*
- * Strings of one row: either pointers into the row (valid while it is the
- * current row) or, with copy, copies in st->scratch whose addresses are
- * fixed once every column has been added (the buffer may move meanwhile).
- */
-struct texts {
-    struct sqlite_store *st;
-    bool copy;
-    bool failed;
-    int n;
-    const char **dst[24];
-    size_t off[24];
-};
-
-static void texts_init(struct texts *t, struct sqlite_store *st, bool copy)
+void sm__sq_texts_init(struct texts *t, struct sqlite_store *st, bool copy)
 {
     t->st = st;
     t->copy = copy;
@@ -411,7 +289,7 @@ static void texts_init(struct texts *t, struct sqlite_store *st, bool copy)
         sm_buf_reset(&st->scratch);
 }
 
-static void col_text(struct texts *t, sqlite3_stmt *s, int col, const char **dst)
+void sm__sq_col_text(struct texts *t, sqlite3_stmt *s, int col, const char **dst)
 {
     const unsigned char *v = sqlite3_column_text(s, col);
     *dst = (const char *)v;
@@ -430,7 +308,7 @@ static void col_text(struct texts *t, sqlite3_stmt *s, int col, const char **dst
     t->off[t->n++] = off;
 }
 
-static int texts_finish(struct texts *t, const char *what, const char *id, struct sm_err *err)
+int sm__sq_texts_finish(struct texts *t, const char *what, const char *id, struct sm_err *err)
 {
     if (t->failed)
         return sm_errf(err, SM_ETOOBIG, "cannot read %s '%s': its text is larger than %zu bytes",
@@ -440,13 +318,7 @@ static int texts_finish(struct texts *t, const char *what, const char *id, struc
     return 0;
 }
 
-static void col_id(sqlite3_stmt *s, int col, char *dst, size_t size)
-{
-    const unsigned char *v = sqlite3_column_text(s, col);
-    snprintf(dst, size, "%s", v ? (const char *)v : "");
-}
-
-static void run_from_row(struct texts *t, sqlite3_stmt *s, struct sm_run_rec *r)
+void sm__sq_run_from_row(struct texts *t, sqlite3_stmt *s, struct sm_run_rec *r)
 {
     col_id(s, 0, r->id, sizeof(r->id));
     col_id(s, 1, r->root_id, sizeof(r->root_id));
@@ -454,16 +326,16 @@ static void run_from_row(struct texts *t, sqlite3_stmt *s, struct sm_run_rec *r)
     col_id(s, 3, r->nested_id, sizeof(r->nested_id));
     col_id(s, 4, r->original_run_id, sizeof(r->original_run_id));
     r->state = sqlite3_column_int(s, 5);
-    col_text(t, s, 6, &r->name);
-    col_text(t, s, 7, &r->function_path);
-    col_text(t, s, 8, &r->description);
-    col_text(t, s, 9, &r->source_id);
-    col_text(t, s, 10, &r->tags_json);
-    col_text(t, s, 11, &r->resource_requirements_json);
-    col_text(t, s, 12, &r->retry_settings_json);
-    col_text(t, s, 13, &r->cache_key);
-    col_text(t, s, 14, &r->exception_json);
-    col_text(t, s, 15, &r->external_exception_json);
+    sm__sq_col_text(t, s, 6, &r->name);
+    sm__sq_col_text(t, s, 7, &r->function_path);
+    sm__sq_col_text(t, s, 8, &r->description);
+    sm__sq_col_text(t, s, 9, &r->source_id);
+    sm__sq_col_text(t, s, 10, &r->tags_json);
+    sm__sq_col_text(t, s, 11, &r->resource_requirements_json);
+    sm__sq_col_text(t, s, 12, &r->retry_settings_json);
+    sm__sq_col_text(t, s, 13, &r->cache_key);
+    sm__sq_col_text(t, s, 14, &r->exception_json);
+    sm__sq_col_text(t, s, 15, &r->external_exception_json);
     r->is_inline = sqlite3_column_int(s, 16) != 0;
     r->attempt = sqlite3_column_int(s, 17);
     r->created_at = sqlite3_column_int64(s, 18);
@@ -475,23 +347,24 @@ static void run_from_row(struct texts *t, sqlite3_stmt *s, struct sm_run_rec *r)
     r->seq = sqlite3_column_int64(s, 24);
 }
 
-static void artifact_from_row(struct texts *t, sqlite3_stmt *s, struct sm_artifact_rec *a)
+void sm__sq_artifact_from_row(struct texts *t, sqlite3_stmt *s, struct sm_artifact_rec *a)
 {
     col_id(s, 0, a->id, sizeof(a->id));
-    col_text(t, s, 1, &a->type_json);
-    col_text(t, s, 2, &a->summary_json);
+    sm__sq_col_text(t, s, 1, &a->type_json);
+    sm__sq_col_text(t, s, 2, &a->summary_json);
     a->size_bytes = sqlite3_column_int64(s, 3);
     col_id(s, 4, a->blob_key, sizeof(a->blob_key));
     a->created_at = sqlite3_column_int64(s, 5);
+    a->payload_in_storage = strlen(a->id) == SM_SHA1_HEX_LEN;
 }
 
-static void edge_from_row(struct texts *t, sqlite3_stmt *s, struct sm_edge_rec *e)
+void sm__sq_edge_from_row(struct texts *t, sqlite3_stmt *s, struct sm_edge_rec *e)
 {
     col_id(s, 0, e->id, sizeof(e->id));
     col_id(s, 1, e->root_id, sizeof(e->root_id));
     col_id(s, 2, e->source_run_id, sizeof(e->source_run_id));
     col_id(s, 3, e->destination_run_id, sizeof(e->destination_run_id));
-    col_text(t, s, 4, &e->destination_name);
+    sm__sq_col_text(t, s, 4, &e->destination_name);
     col_id(s, 5, e->artifact_id, sizeof(e->artifact_id));
     col_id(s, 6, e->parent_id, sizeof(e->parent_id));
     e->created_at = sqlite3_column_int64(s, 7);
@@ -503,50 +376,121 @@ static void pipeline_from_row(struct texts *t, sqlite3_stmt *s, struct sm_pipeli
     col_id(s, 0, p->root_id, sizeof(p->root_id));
     const unsigned char *status = sqlite3_column_text(s, 1);
     p->status = sm_pipeline_status_parse((const char *)status);
-    col_text(t, s, 2, &p->kind);
-    col_text(t, s, 3, &p->cache_namespace);
-    col_text(t, s, 4, &p->user);
-    col_text(t, s, 5, &p->git_json);
-    col_text(t, s, 6, &p->settings_json);
-    col_text(t, s, 7, &p->client_version);
-    col_text(t, s, 8, &p->run_command);
-    col_text(t, s, 9, &p->python);
-    col_text(t, s, 10, &p->cwd);
-    col_text(t, s, 11, &p->sys_path_json);
+    sm__sq_col_text(t, s, 2, &p->kind);
+    sm__sq_col_text(t, s, 3, &p->cache_namespace);
+    sm__sq_col_text(t, s, 4, &p->user);
+    sm__sq_col_text(t, s, 5, &p->git_json);
+    sm__sq_col_text(t, s, 6, &p->settings_json);
+    sm__sq_col_text(t, s, 7, &p->client_version);
+    sm__sq_col_text(t, s, 8, &p->run_command);
+    sm__sq_col_text(t, s, 9, &p->python);
+    sm__sq_col_text(t, s, 10, &p->cwd);
+    sm__sq_col_text(t, s, 11, &p->sys_path_json);
     p->driver_pid = sqlite3_column_int64(s, 12);
     p->driver_start = sqlite3_column_int64(s, 13);
-    col_text(t, s, 14, &p->driver_host);
+    sm__sq_col_text(t, s, 14, &p->driver_host);
     p->created_at = sqlite3_column_int64(s, 15);
     p->updated_at = sqlite3_column_int64(s, 16);
     p->ended_at = sqlite3_column_int64(s, 17);
     p->seq = sqlite3_column_int64(s, 18);
 }
 
-static int not_found(struct sm_err *err, const char *what, const char *id)
+int sm__sq_not_found(struct sm_err *err, const char *what, const char *id)
 {
     return sm_errf(err, SM_ENOTFOUND, "%s '%s' not found; `sematic runs` lists what exists", what,
                    id);
 }
 
+/* ------------------------------------------------------------ sets of what a batch touched */
+
+void sm__sq_set_reset(struct sq_set *set)
+{
+    sm_buf_reset(&set->text);
+    set->n = 0;
+    set->last_off = 0;
+    set->overflow = false;
+}
+
+void sm__sq_set_add(struct sq_set *set, const char *s, size_t len)
+{
+    if (set->overflow)
+        return;
+    const char *text = set->text.data;
+    if (set->n > 0 && strlen(text + set->last_off) == len &&
+        memcmp(text + set->last_off, s, len) == 0)
+        return;
+    for (size_t off = 0, i = 0; i < set->n; i++) {
+        size_t n = strlen(text + off);
+        if (n == len && memcmp(text + off, s, len) == 0) {
+            set->last_off = off;
+            return;
+        }
+        off += n + 1;
+    }
+    size_t off = set->text.len;
+    if (set->n >= SQ_SET_MAX || sm_buf_add(&set->text, s, len) != 0 ||
+        sm_buf_addc(&set->text, '\0') != 0) {
+        set->overflow = true;
+        return;
+    }
+    set->last_off = off;
+    set->n++;
+}
+
+bool sm__sq_set_used(const struct sq_set *set)
+{
+    return set->n > 0 || set->overflow;
+}
+
+/* s as a JSON string (the characters that need it escaped). */
+static int add_json_string(struct sm_buf *out, const char *s)
+{
+    int rc = sm_buf_addc(out, '"');
+    for (; *s && rc == 0; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            rc = sm_buf_addf(out, "\\%c", c);
+        else if (c < 0x20)
+            rc = sm_buf_addf(out, "\\u%04x", c);
+        else
+            rc = sm_buf_addc(out, (char)c);
+    }
+    return rc ? rc : sm_buf_addc(out, '"');
+}
+
+int sm__sq_set_join(const struct sq_set *set, bool json, struct sm_buf *out)
+{
+    int rc = json ? sm_buf_addc(out, '[') : 0;
+    const char *text = set->text.data;
+    for (size_t off = 0, i = 0; i < set->n && rc == 0; i++) {
+        if (i > 0)
+            rc = sm_buf_addc(out, ',');
+        if (rc == 0)
+            rc = json ? add_json_string(out, text + off) : sm_buf_adds(out, text + off);
+        off += strlen(text + off) + 1;
+    }
+    return rc ? rc : (json ? sm_buf_addc(out, ']') : 0);
+}
+
 /* ------------------------------------------------------------ batches */
 
 /* Append one row to events (see the migration for the kinds). payload may be NULL. */
-static int put_event(struct sqlite_store *st, int64_t seq, const char *kind, const char *subject_id,
+int sm__sq_put_event(struct sqlite_store *st, int64_t seq, const char *kind, const char *subject_id,
                      const char *payload, struct sm_err *err)
 {
-    sqlite3_stmt *s = stmt(st, S_EVENT_PUT, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_EVENT_PUT, err);
     if (!s)
         return st->prep_rc;
     sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, subject_id, -1, SQLITE_STATIC);
     bind_text(s, 4, payload);
-    return step_done(st, s, "write", err);
+    return sm__sq_step_done(st, s, "write", err);
 }
 
 static int read_seq(struct sqlite_store *st, int64_t *out, struct sm_err *err)
 {
-    sqlite3_stmt *s = stmt(st, S_SEQ_GET, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_SEQ_GET, err);
     if (!s)
         return st->prep_rc;
     int rc = sqlite3_step(s);
@@ -559,7 +503,7 @@ static int read_seq(struct sqlite_store *st, int64_t *out, struct sm_err *err)
                          "meta; restore it from a backup",
                          st->db_path);
     else
-        out_rc = db_fail(st, rc, "read", err);
+        out_rc = sm__sq_fail(st, rc, "read", err);
     done(s);
     return out_rc;
 }
@@ -568,9 +512,9 @@ static int read_seq(struct sqlite_store *st, int64_t *out, struct sm_err *err)
 static void rollback_tx(struct sqlite_store *st)
 {
     if (!sqlite3_get_autocommit(st->db)) {
-        sqlite3_stmt *s = stmt(st, S_ROLLBACK, NULL);
+        sqlite3_stmt *s = sm__sq_stmt(st, S_ROLLBACK, NULL);
         if (s)
-            step_done(st, s, "roll back", NULL);
+            sm__sq_step_done(st, s, "roll back", NULL);
         else
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     }
@@ -581,10 +525,10 @@ static void rollback_tx(struct sqlite_store *st)
 
 static int begin_tx(struct sqlite_store *st, struct sm_err *err)
 {
-    sqlite3_stmt *s = stmt(st, S_BEGIN, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_BEGIN, err);
     if (!s)
         return st->prep_rc;
-    return step_done(st, s, "lock", err);
+    return sm__sq_step_done(st, s, "lock", err);
 }
 
 static int sq_begin(struct sm_store *base, struct sm_err *err)
@@ -609,8 +553,26 @@ static int sq_begin(struct sm_store *base, struct sm_err *err)
     st->batch_seq = seq + 1;
     sm_buf_reset(&st->batch_runs);
     st->batch_runs_overflow = false;
+    sm__sq_set_reset(&st->batch_edge_roots);
+    sm__sq_set_reset(&st->batch_pipelines);
+    sm__sq_set_reset(&st->batch_log_runs);
+    sm__sq_set_reset(&st->batch_metrics);
     sm_err_clear(&st->batch_err);
     return 0;
+}
+
+/* The events row of one set the open batch filled (none when it is empty). */
+static int put_set_event(struct sqlite_store *st, const char *kind, const struct sq_set *set,
+                         bool json, struct sm_err *err)
+{
+    if (!sm__sq_set_used(set))
+        return 0;
+    struct sm_buf payload = SM_BUF_INIT(SQ_SET_MAX_BYTES * 2);
+    bool listed = !set->overflow && sm__sq_set_join(set, json, &payload) == 0 &&
+                  sm_buf_addc(&payload, '\0') == 0;
+    int rc = sm__sq_put_event(st, st->batch_seq, kind, "", listed ? payload.data : NULL, err);
+    sm_buf_release(&payload);
+    return rc;
 }
 
 static int sq_commit(struct sm_store *base, struct sm_err *err)
@@ -628,34 +590,40 @@ static int sq_commit(struct sm_store *base, struct sm_err *err)
         goto fail_rollback;
     }
     if (st->dirty) {
-        s = stmt(st, S_SEQ_SET, err);
+        s = sm__sq_stmt(st, S_SEQ_SET, err);
         if (!s) {
             rc = st->prep_rc;
             goto fail_rollback;
         }
         sqlite3_bind_int64(s, 1, st->batch_seq);
-        rc = step_done(st, s, "write", err);
+        rc = sm__sq_step_done(st, s, "write", err);
         if (rc)
             goto fail_rollback;
     }
     if (st->batch_runs.len || st->batch_runs_overflow) {
         if (sm_buf_addc(&st->batch_runs, '\0') != 0)
             st->batch_runs_overflow = true;
-        rc = put_event(st, st->batch_seq, "runs", "",
-                       st->batch_runs_overflow ? NULL : st->batch_runs.data, err);
+        rc = sm__sq_put_event(st, st->batch_seq, "runs", "",
+                              st->batch_runs_overflow ? NULL : st->batch_runs.data, err);
         if (rc)
             goto fail_rollback;
     }
+    rc = put_set_event(st, "edges", &st->batch_edge_roots, false, err);
+    rc = rc ? rc : put_set_event(st, "pipelines", &st->batch_pipelines, false, err);
+    rc = rc ? rc : put_set_event(st, "logs", &st->batch_log_runs, false, err);
+    rc = rc ? rc : put_set_event(st, "metrics", &st->batch_metrics, true, err);
+    if (rc)
+        goto fail_rollback;
     /* The batch's blobs reach the disk before the rows that refer to them. */
     rc = sm_blob_sync(st->blobs, err);
     if (rc)
         goto fail_rollback;
-    s = stmt(st, S_COMMIT, err);
+    s = sm__sq_stmt(st, S_COMMIT, err);
     if (!s) {
         rc = st->prep_rc;
         goto fail_rollback;
     }
-    rc = step_done(st, s, "commit to", err);
+    rc = sm__sq_step_done(st, s, "commit to", err);
     if (rc)
         goto fail_rollback;
     st->in_batch = false;
@@ -706,8 +674,8 @@ static int bind_run(sqlite3_stmt *s, const struct sm_run_rec *r, int64_t functio
 static int run_stmt(struct sqlite_store *st, sqlite3_stmt *s, int brc, struct sm_err *err)
 {
     if (brc == SQLITE_OK)
-        return step_done(st, s, "write", err);
-    int rc = db_fail(st, brc, "write", err);
+        return sm__sq_step_done(st, s, "write", err);
+    int rc = sm__sq_fail(st, brc, "write", err);
     done(s);
     return rc;
 }
@@ -776,7 +744,7 @@ static int function_id(struct sqlite_store *st, const struct sm_run_rec *r, int6
         return 0;
     }
 
-    sqlite3_stmt *s = stmt(st, S_FN_FIND, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_FN_FIND, err);
     if (!s)
         return st->prep_rc;
     int brc = bind_function(s, r);
@@ -785,13 +753,13 @@ static int function_id(struct sqlite_store *st, const struct sm_run_rec *r, int6
     if (found)
         *id = sqlite3_column_int64(s, 0);
     else if (rc != SQLITE_DONE) {
-        int out = db_fail(st, rc, "read", err);
+        int out = sm__sq_fail(st, rc, "read", err);
         done(s);
         return out;
     }
     done(s);
     if (!found) {
-        s = stmt(st, S_FN_PUT, err);
+        s = sm__sq_stmt(st, S_FN_PUT, err);
         if (!s)
             return st->prep_rc;
         rc = run_stmt(st, s, bind_function(s, r), err);
@@ -823,28 +791,28 @@ static int sq_put_run(struct sm_store *base, const struct sm_run_rec *r, struct 
 {
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
-        return outside_batch(st, "write a run", err);
+        return sm__sq_outside_batch(st, "write a run", err);
     int64_t fn = 0;
     int rc = function_id(st, r, &fn, err);
     if (rc)
-        return poison(st, rc, err);
+        return sm__sq_poison(st, rc, err);
     sqlite3_stmt *s;
     if (!r->is_new) {
-        s = stmt(st, S_RUN_UPDATE, err);
+        s = sm__sq_stmt(st, S_RUN_UPDATE, err);
         if (!s)
-            return poison(st, st->prep_rc, err);
+            return sm__sq_poison(st, st->prep_rc, err);
         rc = run_stmt(st, s, bind_run(s, r, fn, st->batch_seq), err);
         if (rc)
-            return poison(st, rc, err);
+            return sm__sq_poison(st, rc, err);
     }
     if (r->is_new || sqlite3_changes(st->db) == 0) {
         /* A new run, or one whose indexed columns changed. */
-        s = stmt(st, S_RUN_PUT, err);
+        s = sm__sq_stmt(st, S_RUN_PUT, err);
         if (!s)
-            return poison(st, st->prep_rc, err);
+            return sm__sq_poison(st, st->prep_rc, err);
         rc = run_stmt(st, s, bind_run(s, r, fn, st->batch_seq), err);
         if (rc)
-            return poison(st, rc, err);
+            return sm__sq_poison(st, rc, err);
     }
     note_batch_run(st, r->id);
     st->dirty = true;
@@ -870,20 +838,22 @@ static int sq_put_artifact(struct sm_store *base, const struct sm_artifact_rec *
 {
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
-        return outside_batch(st, "write an artifact", err);
+        return sm__sq_outside_batch(st, "write an artifact", err);
     sqlite3_stmt *s;
     int rc;
-    if (len > SM_STORE_INLINE_MAX_BYTES) {
+    /* Sematic's own artifact (a 40-hex SHA-1 id): its payload is a storage object. */
+    bool in_storage = strlen(a->id) == SM_SHA1_HEX_LEN;
+    if (len > SM_STORE_INLINE_MAX_BYTES && !in_storage) {
         /* Look before writing a blob; a small payload goes straight to INSERT OR IGNORE. */
-        s = stmt(st, S_ART_EXISTS, err);
+        s = sm__sq_stmt(st, S_ART_EXISTS, err);
         if (!s)
-            return poison(st, st->prep_rc, err);
+            return sm__sq_poison(st, st->prep_rc, err);
         sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC);
         rc = sqlite3_step(s);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-            rc = db_fail(st, rc, "read", err);
+            rc = sm__sq_fail(st, rc, "read", err);
             done(s);
-            return poison(st, rc, err);
+            return sm__sq_poison(st, rc, err);
         }
         done(s);
         if (rc == SQLITE_ROW)
@@ -892,8 +862,9 @@ static int sq_put_artifact(struct sm_store *base, const struct sm_artifact_rec *
 
     /* A row whose id does not match its content would read back as corrupted forever. */
     char digest[SM_SHA256_HEX_LEN + 1];
-    artifact_digest(a->type_json, payload, len, digest);
-    if (strcmp(digest, a->id) != 0)
+    if (!in_storage)
+        artifact_digest(a->type_json, payload, len, digest);
+    if (!in_storage && strcmp(digest, a->id) != 0)
         return sm_errf(err, SM_EINVAL,
                        "cannot store artifact '%s': its id is not the SHA-256 of its type, "
                        "\"\\n\" and its payload ('%s'); compute the id from what is stored",
@@ -903,11 +874,11 @@ static int sq_put_artifact(struct sm_store *base, const struct sm_artifact_rec *
     if (len > SM_STORE_INLINE_MAX_BYTES) {
         rc = sm_blob_put(st->blobs, payload, len, key, err);
         if (rc)
-            return poison(st, rc, err);
+            return sm__sq_poison(st, rc, err);
     }
-    s = stmt(st, S_ART_PUT, err);
+    s = sm__sq_stmt(st, S_ART_PUT, err);
     if (!s)
-        return poison(st, st->prep_rc, err);
+        return sm__sq_poison(st, st->prep_rc, err);
     int brc = SQLITE_OK;
     BIND(sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC));
     BIND(sqlite3_bind_text(s, 2, a->type_json, -1, SQLITE_STATIC));
@@ -916,16 +887,20 @@ static int sq_put_artifact(struct sm_store *base, const struct sm_artifact_rec *
     if (key[0]) {
         BIND(sqlite3_bind_null(s, 5));
         BIND(sqlite3_bind_text(s, 6, key, -1, SQLITE_STATIC));
+    } else if (in_storage) {
+        BIND(sqlite3_bind_null(s, 5));
+        BIND(sqlite3_bind_null(s, 6));
     } else {
         BIND(sqlite3_bind_blob(s, 5, payload, (int)len, SQLITE_STATIC));
         BIND(sqlite3_bind_null(s, 6));
     }
     BIND(sqlite3_bind_int64(s, 7, a->created_at));
-    rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    rc = brc != SQLITE_OK ? sm__sq_fail(st, brc, "write", err)
+                          : sm__sq_step_done(st, s, "write", err);
     if (brc != SQLITE_OK)
         done(s);
     if (rc)
-        return poison(st, rc, err);
+        return sm__sq_poison(st, rc, err);
     st->dirty = true;
     return 0;
 }
@@ -937,18 +912,19 @@ static int sq_put_edge(struct sm_store *base, const struct sm_edge_rec *e, struc
 {
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
-        return outside_batch(st, "write an edge", err);
+        return sm__sq_outside_batch(st, "write an edge", err);
     for (int pass = e->is_new ? 1 : 0; pass < 2; pass++) {
         /* Pass 0: the cheap update of an existing edge; pass 1: the upsert. */
-        sqlite3_stmt *s = stmt(st, pass == 0 ? S_EDGE_UPDATE : S_EDGE_PUT, err);
+        sqlite3_stmt *s = sm__sq_stmt(st, pass == 0 ? S_EDGE_UPDATE : S_EDGE_PUT, err);
         if (!s)
-            return poison(st, st->prep_rc, err);
+            return sm__sq_poison(st, st->prep_rc, err);
         int rc = put_edge_stmt(st, s, e, err);
         if (rc)
-            return poison(st, rc, err);
+            return sm__sq_poison(st, rc, err);
         if (pass == 0 && sqlite3_changes(st->db) > 0)
             break;
     }
+    sm__sq_set_add(&st->batch_edge_roots, e->root_id, SM_ID_HEX_LEN);
     st->dirty = true;
     return 0;
 }
@@ -966,7 +942,8 @@ static int put_edge_stmt(struct sqlite_store *st, sqlite3_stmt *s, const struct 
     BIND(bind_id(s, 7, e->parent_id));
     BIND(sqlite3_bind_int64(s, 8, e->created_at));
     BIND(sqlite3_bind_int64(s, 9, e->updated_at));
-    int rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    int rc = brc != SQLITE_OK ? sm__sq_fail(st, brc, "write", err)
+                              : sm__sq_step_done(st, s, "write", err);
     if (brc != SQLITE_OK)
         done(s);
     return rc;
@@ -976,7 +953,7 @@ static int put_edge_stmt(struct sqlite_store *st, sqlite3_stmt *s, const struct 
 static int stored_status(struct sqlite_store *st, const char *root_id, int *status,
                          struct sm_err *err)
 {
-    sqlite3_stmt *s = stmt(st, S_PIPE_STATUS, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_PIPE_STATUS, err);
     if (!s)
         return st->prep_rc;
     sqlite3_bind_text(s, 1, root_id, -1, SQLITE_STATIC);
@@ -992,7 +969,7 @@ static int stored_status(struct sqlite_store *st, const char *root_id, int *stat
                           "restore the store from a backup",
                           root_id, st->db_path, name ? name : "(null)");
     } else if (rc != SQLITE_DONE) {
-        out = db_fail(st, rc, "read", err);
+        out = sm__sq_fail(st, rc, "read", err);
     }
     done(s);
     return out;
@@ -1003,17 +980,17 @@ static int sq_put_pipeline(struct sm_store *base, const struct sm_pipeline_rec *
 {
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
-        return outside_batch(st, "write a pipeline run", err);
+        return sm__sq_outside_batch(st, "write a pipeline run", err);
     int from;
     int rc = stored_status(st, p->root_id, &from, err);
     if (rc)
-        return rc == SM_ECORRUPT ? rc : poison(st, rc, err);
+        return rc == SM_ECORRUPT ? rc : sm__sq_poison(st, rc, err);
     rc = sm_pipeline_check_transition(from, p->status, err);
     if (rc)
         return rc;
-    sqlite3_stmt *s = stmt(st, S_PIPE_PUT, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_PIPE_PUT, err);
     if (!s)
-        return poison(st, st->prep_rc, err);
+        return sm__sq_poison(st, st->prep_rc, err);
     int brc = SQLITE_OK;
     BIND(sqlite3_bind_text(s, 1, p->root_id, -1, SQLITE_STATIC));
     BIND(bind_text(s, 2, sm_pipeline_status_name((enum sm_pipeline_status)p->status)));
@@ -1034,11 +1011,13 @@ static int sq_put_pipeline(struct sm_store *base, const struct sm_pipeline_rec *
     BIND(sqlite3_bind_int64(s, 17, p->updated_at));
     BIND(bind_time(s, 18, p->ended_at));
     BIND(sqlite3_bind_int64(s, 19, st->batch_seq));
-    rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    rc = brc != SQLITE_OK ? sm__sq_fail(st, brc, "write", err)
+                          : sm__sq_step_done(st, s, "write", err);
     if (brc != SQLITE_OK)
         done(s);
     if (rc)
-        return poison(st, rc, err);
+        return sm__sq_poison(st, rc, err);
+    sm__sq_set_add(&st->batch_pipelines, p->root_id, SM_ID_HEX_LEN);
     st->dirty = true;
     return 0;
 }
@@ -1048,24 +1027,25 @@ static int sq_put_source(struct sm_store *base, const char *text, size_t len,
 {
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
-        return outside_batch(st, "write a source", err);
+        return sm__sq_outside_batch(st, "write a source", err);
     if (len > INT_MAX)
         return sm_errf(err, SM_ETOOBIG, "cannot store a source of %zu bytes: at most %d", len,
                        INT_MAX);
     uint8_t digest[SM_SHA256_LEN];
     sm_sha256(text, len, digest);
     sm_hex(digest, SM_SHA256_LEN, id_out);
-    sqlite3_stmt *s = stmt(st, S_SRC_PUT, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_SRC_PUT, err);
     if (!s)
-        return poison(st, st->prep_rc, err);
+        return sm__sq_poison(st, st->prep_rc, err);
     int brc = SQLITE_OK;
     BIND(sqlite3_bind_text(s, 1, id_out, SM_SHA256_HEX_LEN, SQLITE_STATIC));
     BIND(sqlite3_bind_text(s, 2, text, (int)len, SQLITE_STATIC));
-    int rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    int rc = brc != SQLITE_OK ? sm__sq_fail(st, brc, "write", err)
+                              : sm__sq_step_done(st, s, "write", err);
     if (brc != SQLITE_OK)
         done(s);
     if (rc)
-        return poison(st, rc, err);
+        return sm__sq_poison(st, rc, err);
     st->dirty = true;
     return 0;
 }
@@ -1074,10 +1054,10 @@ static int sq_append_log(struct sm_store *base, const struct sm_log_rec *line, s
 {
     struct sqlite_store *st = to_sq(base);
     if (!st->in_batch)
-        return outside_batch(st, "append a log line", err);
-    sqlite3_stmt *s = stmt(st, S_LOG_PUT, err);
+        return sm__sq_outside_batch(st, "append a log line", err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_LOG_PUT, err);
     if (!s)
-        return poison(st, st->prep_rc, err);
+        return sm__sq_poison(st, st->prep_rc, err);
     size_t len = line->len ? line->len : strlen(line->text);
     if (len > INT_MAX)
         return sm_errf(err, SM_ETOOBIG, "cannot store a log line of %zu bytes: at most %d", len,
@@ -1087,11 +1067,13 @@ static int sq_append_log(struct sm_store *base, const struct sm_log_rec *line, s
     BIND(sqlite3_bind_int(s, 2, line->stream));
     BIND(sqlite3_bind_int64(s, 3, line->ts));
     BIND(sqlite3_bind_text(s, 4, line->text, (int)len, SQLITE_STATIC));
-    int rc = brc != SQLITE_OK ? db_fail(st, brc, "write", err) : step_done(st, s, "write", err);
+    int rc = brc != SQLITE_OK ? sm__sq_fail(st, brc, "write", err)
+                              : sm__sq_step_done(st, s, "write", err);
     if (brc != SQLITE_OK)
         done(s);
     if (rc)
-        return poison(st, rc, err);
+        return sm__sq_poison(st, rc, err);
+    sm__sq_set_add(&st->batch_log_runs, line->run_id, SM_ID_HEX_LEN);
     st->dirty = true;
     return 0;
 }
@@ -1102,7 +1084,7 @@ static int sq_get_run(struct sm_store *base, const char *id, struct sm_run_rec *
                       struct sm_err *err)
 {
     struct sqlite_store *st = to_sq(base);
-    sqlite3_stmt *s = stmt(st, S_RUN_GET, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_RUN_GET, err);
     if (!s)
         return st->prep_rc;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -1110,20 +1092,20 @@ static int sq_get_run(struct sm_store *base, const char *id, struct sm_run_rec *
     int out_rc = 0;
     if (rc == SQLITE_ROW) {
         struct texts t;
-        texts_init(&t, st, true);
-        run_from_row(&t, s, out);
-        out_rc = texts_finish(&t, "run", id, err);
+        sm__sq_texts_init(&t, st, true);
+        sm__sq_run_from_row(&t, s, out);
+        out_rc = sm__sq_texts_finish(&t, "run", id, err);
     } else if (rc == SQLITE_DONE) {
-        out_rc = not_found(err, "run", id);
+        out_rc = sm__sq_not_found(err, "run", id);
     } else {
-        out_rc = db_fail(st, rc, "read", err);
+        out_rc = sm__sq_fail(st, rc, "read", err);
     }
     done(s);
     return out_rc;
 }
 
 /* Append `text` to b, each LIKE wildcard and the escape character escaped with '\'. */
-static int add_like_pattern(struct sm_buf *b, const char *text)
+int sm__sq_like_pattern(struct sm_buf *b, const char *text)
 {
     int rc = sm_buf_addc(b, '%');
     for (const char *c = text; *c && rc == 0; c++) {
@@ -1214,7 +1196,7 @@ static int sq_list_runs(struct sm_store *base, const struct sm_run_query *q, sm_
         sm_buf_release(&sql);
         if (rc != SQLITE_OK) {
             sqlite3_finalize(s);
-            return db_fail(st, rc, "read", err);
+            return sm__sq_fail(st, rc, "read", err);
         }
         if (!owned)
             st->list_runs[shape] = s;
@@ -1229,7 +1211,7 @@ static int sq_list_runs(struct sm_store *base, const struct sm_run_query *q, sm_
     BIND(bind_named_text(s, ":tag", q->tag, SQLITE_STATIC));
     BIND(bind_named_text(s, ":cache_key", q->cache_key, SQLITE_STATIC));
     if (q->search) {
-        if (add_like_pattern(&pattern, q->search) != 0)
+        if (sm__sq_like_pattern(&pattern, q->search) != 0)
             brc = SQLITE_TOOBIG;
         else
             BIND(bind_named_text(s, ":search", pattern.data, SQLITE_STATIC));
@@ -1243,20 +1225,20 @@ static int sq_list_runs(struct sm_store *base, const struct sm_run_query *q, sm_
     if (brc != SQLITE_OK) {
         out = brc == SQLITE_TOOBIG
                   ? sm_errf(err, SM_ETOOBIG, "cannot list runs: the search text is too long")
-                  : db_fail(st, brc, "read", err);
+                  : sm__sq_fail(st, brc, "read", err);
     } else {
         int rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
             struct sm_run_rec r;
             struct texts t;
-            texts_init(&t, st, false);
-            run_from_row(&t, s, &r);
+            sm__sq_texts_init(&t, st, false);
+            sm__sq_run_from_row(&t, s, &r);
             out = fn(ctx, &r);
             if (out)
                 break;
         }
         if (!out && rc != SQLITE_DONE)
-            out = db_fail(st, rc, "read", err);
+            out = sm__sq_fail(st, rc, "read", err);
     }
     if (owned)
         sqlite3_finalize(s);
@@ -1285,20 +1267,21 @@ static int sq_get_artifact(struct sm_store *base, const char *id, struct sm_arti
                            struct sm_buf *payload, struct sm_err *err)
 {
     struct sqlite_store *st = to_sq(base);
-    sqlite3_stmt *s = stmt(st, S_ART_GET, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_ART_GET, err);
     if (!s)
         return st->prep_rc;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
-        rc = rc == SQLITE_DONE ? not_found(err, "artifact", id) : db_fail(st, rc, "read", err);
+        rc = rc == SQLITE_DONE ? sm__sq_not_found(err, "artifact", id)
+                               : sm__sq_fail(st, rc, "read", err);
         done(s);
         return rc;
     }
     struct texts t;
-    texts_init(&t, st, true);
-    artifact_from_row(&t, s, out);
-    rc = texts_finish(&t, "artifact", id, err);
+    sm__sq_texts_init(&t, st, true);
+    sm__sq_artifact_from_row(&t, s, out);
+    rc = sm__sq_texts_finish(&t, "artifact", id, err);
     size_t start = payload ? payload->len : 0;
     if (!rc && payload && !out->blob_key[0]) {
         const void *bytes = sqlite3_column_blob(s, 6);
@@ -1310,7 +1293,7 @@ static int sq_get_artifact(struct sm_store *base, const char *id, struct sm_arti
                          id, n, payload->max_len);
     }
     done(s);
-    if (rc || !payload)
+    if (rc || !payload || out->payload_in_storage)
         return rc;
     if (out->blob_key[0]) {
         struct sm_err blob_err = SM_ERR_INIT;
@@ -1337,14 +1320,14 @@ static int list_edges_with(struct sqlite_store *st, sqlite3_stmt *s, sm_edge_fn 
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct sm_edge_rec e;
         struct texts t;
-        texts_init(&t, st, false);
-        edge_from_row(&t, s, &e);
+        sm__sq_texts_init(&t, st, false);
+        sm__sq_edge_from_row(&t, s, &e);
         out = fn(ctx, &e);
         if (out)
             break;
     }
     if (!out && rc != SQLITE_DONE)
-        out = db_fail(st, rc, "read", err);
+        out = sm__sq_fail(st, rc, "read", err);
     done(s);
     return out;
 }
@@ -1354,12 +1337,12 @@ static sqlite3_stmt *listing_stmt(struct sqlite_store *st, enum stmt_id id, bool
                                   struct sm_err *err)
 {
     *owned = false;
-    sqlite3_stmt *s = stmt(st, id, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, id, err);
     if (s && sqlite3_stmt_busy(s)) {
         sqlite3_stmt *fresh = NULL;
         int rc = sqlite3_prepare_v2(st->db, sql_text[id], -1, &fresh, NULL);
         if (rc != SQLITE_OK) {
-            st->prep_rc = db_fail(st, rc, "read", err);
+            st->prep_rc = sm__sq_fail(st, rc, "read", err);
             sqlite3_finalize(fresh);
             return NULL;
         }
@@ -1406,14 +1389,14 @@ static int sq_list_artifacts(struct sm_store *base, const char *root_id, sm_arti
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct sm_artifact_rec a;
         struct texts t;
-        texts_init(&t, st, false);
-        artifact_from_row(&t, s, &a);
+        sm__sq_texts_init(&t, st, false);
+        sm__sq_artifact_from_row(&t, s, &a);
         out = fn(ctx, &a);
         if (out)
             break;
     }
     if (!out && rc != SQLITE_DONE)
-        out = db_fail(st, rc, "read", err);
+        out = sm__sq_fail(st, rc, "read", err);
     done(s);
     listing_done(s, owned);
     return out;
@@ -1423,7 +1406,7 @@ static int sq_get_pipeline(struct sm_store *base, const char *root_id, struct sm
                            struct sm_err *err)
 {
     struct sqlite_store *st = to_sq(base);
-    sqlite3_stmt *s = stmt(st, S_PIPE_GET, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_PIPE_GET, err);
     if (!s)
         return st->prep_rc;
     sqlite3_bind_text(s, 1, root_id, -1, SQLITE_STATIC);
@@ -1431,18 +1414,18 @@ static int sq_get_pipeline(struct sm_store *base, const char *root_id, struct sm
     int out_rc = 0;
     if (rc == SQLITE_ROW) {
         struct texts t;
-        texts_init(&t, st, true);
+        sm__sq_texts_init(&t, st, true);
         pipeline_from_row(&t, s, out);
-        out_rc = texts_finish(&t, "pipeline run", root_id, err);
+        out_rc = sm__sq_texts_finish(&t, "pipeline run", root_id, err);
         if (!out_rc && out->status < 0)
             out_rc = sm_errf(err, SM_ECORRUPT,
                              "cannot read pipeline run '%s' in store '%s': unknown status '%s'; "
                              "restore the store from a backup",
                              root_id, st->db_path, (const char *)sqlite3_column_text(s, 1));
     } else if (rc == SQLITE_DONE) {
-        out_rc = not_found(err, "pipeline run", root_id);
+        out_rc = sm__sq_not_found(err, "pipeline run", root_id);
     } else {
-        out_rc = db_fail(st, rc, "read", err);
+        out_rc = sm__sq_fail(st, rc, "read", err);
     }
     done(s);
     return out_rc;
@@ -1452,7 +1435,7 @@ static int sq_get_source(struct sm_store *base, const char *id, struct sm_buf *o
                          struct sm_err *err)
 {
     struct sqlite_store *st = to_sq(base);
-    sqlite3_stmt *s = stmt(st, S_SRC_GET, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_SRC_GET, err);
     if (!s)
         return st->prep_rc;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -1467,9 +1450,9 @@ static int sq_get_source(struct sm_store *base, const char *id, struct sm_buf *o
                              "buffer's cap (%zu bytes)",
                              id, n, out->max_len);
     } else if (rc == SQLITE_DONE) {
-        out_rc = not_found(err, "source", id);
+        out_rc = sm__sq_not_found(err, "source", id);
     } else {
-        out_rc = db_fail(st, rc, "read", err);
+        out_rc = sm__sq_fail(st, rc, "read", err);
     }
     done(s);
     return out_rc;
@@ -1501,7 +1484,7 @@ static int sq_read_logs(struct sm_store *base, const char *run_id, int64_t after
             break;
     }
     if (!out && rc != SQLITE_DONE)
-        out = db_fail(st, rc, "read", err);
+        out = sm__sq_fail(st, rc, "read", err);
     done(s);
     listing_done(s, owned);
     return out;
@@ -1527,7 +1510,7 @@ static int sq_set_pipeline_status(struct sm_store *base, const char *root_id, in
     if (!rc)
         rc = stored_status(st, root_id, &from, err);
     if (!rc && from < 0)
-        rc = not_found(err, "pipeline run", root_id);
+        rc = sm__sq_not_found(err, "pipeline run", root_id);
     if (!rc)
         rc = sm_pipeline_check_transition(from, status, err);
     if (rc || from == status)
@@ -1539,7 +1522,7 @@ static int sq_set_pipeline_status(struct sm_store *base, const char *root_id, in
                 status == SM_PIPELINE_CANCELED;
     const char *name = sm_pipeline_status_name((enum sm_pipeline_status)status);
 
-    sqlite3_stmt *s = stmt(st, S_PIPE_SET_STATUS, err);
+    sqlite3_stmt *s = sm__sq_stmt(st, S_PIPE_SET_STATUS, err);
     if (!s) {
         rc = st->prep_rc;
         goto out_rollback;
@@ -1549,12 +1532,12 @@ static int sq_set_pipeline_status(struct sm_store *base, const char *root_id, in
     sqlite3_bind_int64(s, 3, now);
     bind_time(s, 4, ends ? now : 0);
     sqlite3_bind_int64(s, 5, seq);
-    rc = step_done(st, s, "write", err);
+    rc = sm__sq_step_done(st, s, "write", err);
     if (rc)
         goto out_rollback;
 
     if (status == SM_PIPELINE_FAILED || status == SM_PIPELINE_CANCELED) {
-        s = stmt(st, S_RUNS_CANCEL, err);
+        s = sm__sq_stmt(st, S_RUNS_CANCEL, err);
         if (!s) {
             rc = st->prep_rc;
             goto out_rollback;
@@ -1562,32 +1545,32 @@ static int sq_set_pipeline_status(struct sm_store *base, const char *root_id, in
         sqlite3_bind_text(s, 1, root_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, now);
         sqlite3_bind_int64(s, 3, seq);
-        rc = step_done(st, s, "write", err);
+        rc = sm__sq_step_done(st, s, "write", err);
         if (rc)
             goto out_rollback;
     }
 
     char payload[64];
     snprintf(payload, sizeof(payload), "{\"status\":\"%s\"}", name);
-    rc = put_event(st, seq, "pipeline_status", root_id, payload, err);
+    rc = sm__sq_put_event(st, seq, "pipeline_status", root_id, payload, err);
     if (rc)
         goto out_rollback;
 
-    s = stmt(st, S_SEQ_SET, err);
+    s = sm__sq_stmt(st, S_SEQ_SET, err);
     if (!s) {
         rc = st->prep_rc;
         goto out_rollback;
     }
     sqlite3_bind_int64(s, 1, seq);
-    rc = step_done(st, s, "write", err);
+    rc = sm__sq_step_done(st, s, "write", err);
     if (rc)
         goto out_rollback;
-    s = stmt(st, S_COMMIT, err);
+    s = sm__sq_stmt(st, S_COMMIT, err);
     if (!s) {
         rc = st->prep_rc;
         goto out_rollback;
     }
-    rc = step_done(st, s, "commit to", err);
+    rc = sm__sq_step_done(st, s, "commit to", err);
     if (rc)
         goto out_rollback;
     return 0;
@@ -1616,7 +1599,7 @@ static bool keep_blob(void *ctx, const char *key)
     if (rc == SQLITE_DONE)
         keep = false;
     else if (rc != SQLITE_ROW)
-        k->rc = db_fail(k->st, rc, "read", &k->err);
+        k->rc = sm__sq_fail(k->st, rc, "read", &k->err);
     done(k->s);
     return keep;
 }
@@ -1633,7 +1616,7 @@ static int sq_gc_blobs(struct sm_store *base, size_t *n_removed, size_t *bytes_r
         return sm_errf(err, SM_ESTATE,
                        "cannot collect blobs of store '%s' inside a batch; commit the batch first",
                        st->db_path);
-    struct keep_ctx k = {st, stmt(st, S_ART_KEEP, err), 0, SM_ERR_INIT};
+    struct keep_ctx k = {st, sm__sq_stmt(st, S_ART_KEEP, err), 0, SM_ERR_INIT};
     if (!k.s)
         return st->prep_rc;
     /*
@@ -1648,6 +1631,11 @@ static int sq_gc_blobs(struct sm_store *base, size_t *n_removed, size_t *bytes_r
     if (!rc && k.rc)
         rc = sm_errf(err, k.rc, "%s", k.err.msg);
     return rc;
+}
+
+static const char *sq_watch_path(struct sm_store *base)
+{
+    return to_sq(base)->wal_path;
 }
 
 static int64_t sq_change_seq(struct sm_store *base)
@@ -1730,7 +1718,7 @@ static int scan_versions(struct sqlite_store *st, bool *applied, bool *has_table
     sqlite3_finalize(s);
     s = NULL;
     if (rc != SQLITE_OK)
-        return db_fail(st, rc, "open", err);
+        return sm__sq_fail(st, rc, "open", err);
     if (!*has_table)
         return 0;
 
@@ -1764,7 +1752,7 @@ static int scan_versions(struct sqlite_store *st, bool *applied, bool *has_table
         break;
     }
     if (!out && rc != SQLITE_DONE)
-        out = db_fail(st, rc, "open", err);
+        out = sm__sq_fail(st, rc, "open", err);
     sqlite3_finalize(s);
     return out;
 }
@@ -1789,12 +1777,12 @@ static int migrate(struct sqlite_store *st, struct sm_err *err)
     /* Another process may be migrating too: take the write lock, then look again. */
     rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        rc = db_fail(st, rc, "lock", err);
+        rc = sm__sq_fail(st, rc, "lock", err);
         goto out;
     }
     rc = sqlite3_exec(st->db, sm__store_migrations_table_sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        rc = db_fail(st, rc, "migrate", err);
+        rc = sm__sq_fail(st, rc, "migrate", err);
         goto out_rollback;
     }
     rc = scan_versions(st, applied, &has_table, err);
@@ -1805,7 +1793,7 @@ static int migrate(struct sqlite_store *st, struct sm_err *err)
             continue;
         rc = sqlite3_exec(st->db, sm__store_migrations[i].up_sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
-            rc = db_fail(st, rc, "migrate", err);
+            rc = sm__sq_fail(st, rc, "migrate", err);
             goto out_rollback;
         }
         sqlite3_stmt *s = NULL;
@@ -1817,7 +1805,7 @@ static int migrate(struct sqlite_store *st, struct sm_err *err)
             rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
         }
         if (rc != SQLITE_OK)
-            rc = db_fail(st, rc, "migrate", err);
+            rc = sm__sq_fail(st, rc, "migrate", err);
         sqlite3_finalize(s);
         if (rc)
             goto out_rollback;
@@ -1825,7 +1813,7 @@ static int migrate(struct sqlite_store *st, struct sm_err *err)
     }
     rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        rc = db_fail(st, rc, "migrate", err);
+        rc = sm__sq_fail(st, rc, "migrate", err);
         goto out_rollback;
     }
     goto out;
@@ -1846,15 +1834,22 @@ static void sq_close(struct sm_store *base)
         rollback_tx(st);
     for (int i = 0; i < N_STMT; i++)
         sqlite3_finalize(st->stmts[i]);
+    for (int i = 0; i < N_AUX_STMT; i++)
+        sqlite3_finalize(st->aux[i]);
     for (int i = 0; i < N_QUERY_SHAPES; i++)
         sqlite3_finalize(st->list_runs[i]);
     sqlite3_close_v2(st->db);
     sm_blobs_close(st->blobs);
     sm_buf_release(&st->scratch);
     sm_buf_release(&st->batch_runs);
+    sm_buf_release(&st->batch_edge_roots.text);
+    sm_buf_release(&st->batch_pipelines.text);
+    sm_buf_release(&st->batch_log_runs.text);
+    sm_buf_release(&st->batch_metrics.text);
     sm_buf_release(&st->fn_key);
     fn_cache_clear(st);
     sm_free(st->db_path);
+    sm_free(st->wal_path);
     sm_free(st->base.home);
     sm_free(st);
 }
@@ -1867,7 +1862,7 @@ static int open_db(struct sqlite_store *st, enum sm_store_sync sync, struct sm_e
     if (rc != SQLITE_OK) {
         if (!st->db)
             return sm_errf(err, SM_ENOMEM, "cannot open store '%s': out of memory", st->db_path);
-        return db_fail(st, rc, "open", err);
+        return sm__sq_fail(st, rc, "open", err);
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
@@ -1885,7 +1880,7 @@ static int open_db(struct sqlite_store *st, enum sm_store_sync sync, struct sm_e
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return db_fail(st, rc, "open", err);
+        return sm__sq_fail(st, rc, "open", err);
     return 0;
 }
 
@@ -1907,8 +1902,13 @@ struct sm_store *sm_store_open_sqlite(const char *home, enum sm_store_sync sync,
     st->base.ops = &sqlite_ops;
     st->base.home = dup_string(home);
     st->db_path = join_path(home, "sematic.db");
+    st->wal_path = join_path(home, "sematic.db-wal");
     sm_buf_init(&st->scratch, SCRATCH_MAX_BYTES);
     sm_buf_init(&st->batch_runs, BATCH_RUN_IDS_MAX_BYTES);
+    sm_buf_init(&st->batch_edge_roots.text, SQ_SET_MAX_BYTES);
+    sm_buf_init(&st->batch_pipelines.text, SQ_SET_MAX_BYTES);
+    sm_buf_init(&st->batch_log_runs.text, SQ_SET_MAX_BYTES);
+    sm_buf_init(&st->batch_metrics.text, SQ_SET_MAX_BYTES);
     sm_buf_init(&st->fn_key, SCRATCH_MAX_BYTES);
 
     /*
@@ -1962,7 +1962,7 @@ static int open_bare(struct sqlite_store *st, const char *db_path, struct sm_err
     st->base.home = (char *)db_path;
     int rc = sqlite3_open_v2(db_path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        rc = st->db ? db_fail(st, rc, "open", err)
+        rc = st->db ? sm__sq_fail(st, rc, "open", err)
                     : sm_errf(err, SM_ENOMEM, "cannot open store '%s': out of memory", db_path);
         sqlite3_close_v2(st->db);
         st->db = NULL;
@@ -2007,7 +2007,7 @@ int sm__store_dump_schema(const char *db_path, struct sm_buf *out, struct sm_err
     brc = brc ? brc : sm_buf_addc(out, '\n');
     int out_rc = 0;
     if (rc != SQLITE_DONE)
-        out_rc = db_fail(&st, rc, "read", err);
+        out_rc = sm__sq_fail(&st, rc, "read", err);
     else if (brc)
         out_rc = sm_errf(err, brc, "cannot dump the schema of '%s': it is too long", db_path);
     sqlite3_finalize(s);
@@ -2026,7 +2026,7 @@ int sm__store_migrate_down(const char *db_path, const char *to, struct sm_err *e
     bool has_table;
     rc = sqlite3_exec(st.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        rc = db_fail(&st, rc, "lock", err);
+        rc = sm__sq_fail(&st, rc, "lock", err);
         goto out;
     }
     rc = scan_versions(&st, applied, &has_table, err);
@@ -2045,13 +2045,13 @@ int sm__store_migrate_down(const char *db_path, const char *to, struct sm_err *e
             rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
         }
         if (rc != SQLITE_OK)
-            rc = db_fail(&st, rc, "migrate", err);
+            rc = sm__sq_fail(&st, rc, "migrate", err);
         sqlite3_finalize(s);
     }
     if (rc == 0) {
         rc = sqlite3_exec(st.db, "COMMIT", NULL, NULL, NULL);
         if (rc != SQLITE_OK)
-            rc = db_fail(&st, rc, "migrate", err);
+            rc = sm__sq_fail(&st, rc, "migrate", err);
     }
 out:
     if (rc && !sqlite3_get_autocommit(st.db))
@@ -2085,4 +2085,20 @@ static const struct sm_store_ops sqlite_ops = {
     .set_pipeline_status = sq_set_pipeline_status,
     .gc_blobs = sq_gc_blobs,
     .change_seq = sq_change_seq,
+    .query = sm__sq_query,
+    .list_events = sm__sq_list_events,
+    .put_note = sm__sq_put_note,
+    .delete_note = sm__sq_delete_note,
+    .get_note = sm__sq_get_note,
+    .append_metrics = sm__sq_append_metrics,
+    .list_metric_names = sm__sq_list_metric_names,
+    .metric_series = sm__sq_metric_series,
+    .put_user = sm__sq_put_user,
+    .new_api_key = sm__sq_new_api_key,
+    .get_user = sm__sq_get_user,
+    .find_user_by_api_key = sm__sq_find_user_by_api_key,
+    .list_users = sm__sq_list_users,
+    .put_object = sm__sq_put_object,
+    .get_object = sm__sq_get_object,
+    .watch_path = sq_watch_path,
 };

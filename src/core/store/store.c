@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "sematic/filter.h"
+#include "sematic/json.h"
 #include "sematic/store.h"
 #include "store/internal.h"
 
@@ -63,6 +65,31 @@ static int bad_id(struct sm_err *err, const char *what, const char *id, size_t l
     do {                                                                                           \
         if (!(p))                                                                                  \
             return sm_errf(err, SM_EINVAL, "invalid %s: NULL where a value is required", (what));  \
+    } while (0)
+
+/* An artifact id: ours (64 hex, SHA-256) or Sematic's (40 hex, SHA-1). */
+static bool is_artifact_id(const char *s)
+{
+    return sm__store_is_id(s, SM_SHA256_HEX_LEN) || sm__store_is_id(s, SM_SHA1_HEX_LEN);
+}
+
+static int bad_artifact_id(struct sm_err *err, const char *what, const char *id)
+{
+    if (!id)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid %s: NULL; pass 64 (or Sematic's 40) lower-case "
+                       "hex digits",
+                       what);
+    return sm_errf(err, SM_EINVAL,
+                   "invalid %s '%.80s': expected 64 lower-case hex digits (SHA-256), or 40 for "
+                   "an artifact of Sematic's client (SHA-1)",
+                   what, id);
+}
+
+#define CHECK_ARTIFACT_ID(what, id)                                                                \
+    do {                                                                                           \
+        if (!is_artifact_id(id))                                                                   \
+            return bad_artifact_id(err, (what), (id));                                             \
     } while (0)
 
 static int check_store(const struct sm_store *s, struct sm_err *err)
@@ -129,12 +156,18 @@ int sm_store_put_artifact(struct sm_store *s, const struct sm_artifact_rec *a, c
     if (rc)
         return rc;
     CHECK_PRESENT("artifact record", a);
-    CHECK_ID("artifact id", a->id, SM_SHA256_HEX_LEN);
+    CHECK_ARTIFACT_ID("artifact id", a->id);
     CHECK_PRESENT("artifact type", a->type_json);
     CHECK_PRESENT("artifact summary", a->summary_json);
     if (!payload && len > 0)
         return sm_errf(err, SM_EINVAL, "invalid payload of artifact '%s': NULL with length %zu",
                        a->id, len);
+    if (len > 0 && sm__store_is_id(a->id, SM_SHA1_HEX_LEN))
+        return sm_errf(err, SM_EINVAL,
+                       "invalid payload of artifact '%s': an artifact with a 40-hex (Sematic) id "
+                       "keeps its payload in storage object 'artifacts/%s'; store it with "
+                       "sm_store_put_object() and pass no payload here",
+                       a->id, a->id);
     return s->ops->put_artifact(s, a, payload ? payload : "", len, err);
 }
 
@@ -148,7 +181,8 @@ int sm_store_put_edge(struct sm_store *s, const struct sm_edge_rec *e, struct sm
     CHECK_ID("edge root run id", e->root_id, SM_ID_HEX_LEN);
     CHECK_ID_OR_EMPTY("edge source run id", e->source_run_id, SM_ID_HEX_LEN);
     CHECK_ID_OR_EMPTY("edge destination run id", e->destination_run_id, SM_ID_HEX_LEN);
-    CHECK_ID_OR_EMPTY("edge artifact id", e->artifact_id, SM_SHA256_HEX_LEN);
+    if (e->artifact_id[0] && !is_artifact_id(e->artifact_id))
+        return bad_artifact_id(err, "edge artifact id", e->artifact_id);
     CHECK_ID_OR_EMPTY("edge parent id", e->parent_id, SM_ID_HEX_LEN);
     return s->ops->put_edge(s, e, err);
 }
@@ -235,7 +269,7 @@ int sm_store_get_artifact(struct sm_store *s, const char *id, struct sm_artifact
     int rc = check_store(s, err);
     if (rc)
         return rc;
-    CHECK_ID("artifact id", id, SM_SHA256_HEX_LEN);
+    CHECK_ARTIFACT_ID("artifact id", id);
     CHECK_PRESENT("artifact output", out);
     return s->ops->get_artifact(s, id, out, payload, err);
 }
@@ -326,6 +360,396 @@ int sm_store_gc_blobs(struct sm_store *s, size_t *n_removed, size_t *bytes_remov
 int64_t sm_store_change_seq(struct sm_store *s)
 {
     return s && s->ops ? s->ops->change_seq(s) : -1;
+}
+
+/* ------------------------------------------------------------ listings and the change feed */
+
+static int check_query(enum sm_entity e, const struct sm_query *q, struct sm_err *err)
+{
+    CHECK_PRESENT("query", q);
+    if (q->filter && q->filter->entity != e)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid filter: it was parsed for %s, not %s; parse it with "
+                       "sm_filter_parse(..., SM_ENTITY_%s, ...)",
+                       sm_entity_name(q->filter->entity), sm_entity_name(e),
+                       e == SM_ENTITY_RUNS        ? "RUNS"
+                       : e == SM_ENTITY_ARTIFACTS ? "ARTIFACTS"
+                       : e == SM_ENTITY_EDGES     ? "EDGES"
+                                                  : "NOTES");
+    if (q->search && e != SM_ENTITY_RUNS)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid search of %s: only runs can be searched; use a "
+                       "filter instead",
+                       sm_entity_name(e));
+    if (q->group_by && sm_filter_column_find(e, q->group_by) < 0)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid group_by '%.60s': %s have no such column; group by one of their "
+                       "columns, such as function_path for runs",
+                       q->group_by, sm_entity_name(e));
+    if (q->group_by &&
+        sm_filter_column_type(e, sm_filter_column_find(e, q->group_by)) == SM_COLUMN_ABSENT)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid group_by '%.60s': this store does not keep that column of %s, so "
+                       "every row would be one group; group by another column",
+                       q->group_by, sm_entity_name(e));
+    if (q->limit < -1)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid limit %lld: pass a count of rows, or -1 (or 0) for all",
+                       (long long)q->limit);
+    return 0;
+}
+
+static int query(struct sm_store *s, enum sm_entity e, const struct sm_query *q, union sm_row_fn fn,
+                 bool has_fn, void *ctx, struct sm_page *page, struct sm_err *err)
+{
+    if (page) {
+        page->n_rows = 0;
+        page->after_cursor_count = -1;
+        page->next_cursor[0] = '\0';
+    }
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    rc = check_query(e, q, err);
+    if (rc)
+        return rc;
+    if (!has_fn)
+        return sm_errf(err, SM_EINVAL, "invalid %s callback: NULL", sm_entity_name(e));
+    return s->ops->query(s, e, q, fn, ctx, page, err);
+}
+
+int sm_store_query_runs(struct sm_store *s, const struct sm_query *q, sm_run_fn fn, void *ctx,
+                        struct sm_page *page, struct sm_err *err)
+{
+    union sm_row_fn u = {.run = fn};
+    return query(s, SM_ENTITY_RUNS, q, u, fn != NULL, ctx, page, err);
+}
+
+int sm_store_query_artifacts(struct sm_store *s, const struct sm_query *q, sm_artifact_fn fn,
+                             void *ctx, struct sm_page *page, struct sm_err *err)
+{
+    union sm_row_fn u = {.artifact = fn};
+    return query(s, SM_ENTITY_ARTIFACTS, q, u, fn != NULL, ctx, page, err);
+}
+
+int sm_store_query_edges(struct sm_store *s, const struct sm_query *q, sm_edge_fn fn, void *ctx,
+                         struct sm_page *page, struct sm_err *err)
+{
+    union sm_row_fn u = {.edge = fn};
+    return query(s, SM_ENTITY_EDGES, q, u, fn != NULL, ctx, page, err);
+}
+
+int sm_store_query_notes(struct sm_store *s, const struct sm_query *q, sm_note_fn fn, void *ctx,
+                         struct sm_page *page, struct sm_err *err)
+{
+    union sm_row_fn u = {.note = fn};
+    return query(s, SM_ENTITY_NOTES, q, u, fn != NULL, ctx, page, err);
+}
+
+int sm_store_list_events(struct sm_store *s, int64_t after_seq, int64_t limit, sm_event_fn fn,
+                         void *ctx, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("event callback", fn);
+    if (after_seq < 0 || limit < 0)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid event listing after %lld, limit %lld: pass a sequence number "
+                       "seen before (0 for all) and a limit (0 for no limit)",
+                       (long long)after_seq, (long long)limit);
+    return s->ops->list_events(s, after_seq, limit, fn, ctx, err);
+}
+
+const char *sm_store_watch_path(struct sm_store *s)
+{
+    return s && s->ops ? s->ops->watch_path(s) : NULL;
+}
+
+/* ------------------------------------------------------------ notes */
+
+int sm_store_put_note(struct sm_store *s, const struct sm_note_rec *n, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("note record", n);
+    CHECK_ID("note id", n->id, SM_ID_HEX_LEN);
+    CHECK_ID("note run id", n->run_id, SM_ID_HEX_LEN);
+    CHECK_ID("note root run id", n->root_id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("note text", n->note);
+    return s->ops->put_note(s, n, err);
+}
+
+int sm_store_delete_note(struct sm_store *s, const char *id, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("note id", id, SM_ID_HEX_LEN);
+    return s->ops->delete_note(s, id, err);
+}
+
+int sm_store_get_note(struct sm_store *s, const char *id, struct sm_note_rec *out,
+                      struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("note id", id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("note output", out);
+    return s->ops->get_note(s, id, out, err);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+/* Whether text is a JSON object (labels). */
+static int check_labels(const char *what, const char *json, struct sm_err *err)
+{
+    if (!json)
+        return 0;
+    struct sm_json_doc doc;
+    struct sm_err json_err = SM_ERR_INIT;
+    int rc = sm_json_parse(&doc, json, strlen(json), &json_err);
+    bool ok = rc == 0 && doc.root->kind == SM_JSON_OBJECT;
+    sm_json_doc_release(&doc);
+    if (rc)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid %s: %s; pass a JSON object such as "
+                       "{\"run_id\": \"...\"}",
+                       what, json_err.msg);
+    if (!ok)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid %s '%.60s': not a JSON object; pass one such as {\"run_id\": "
+                       "\"...\"}",
+                       what, json);
+    return 0;
+}
+
+int sm_store_append_metrics(struct sm_store *s, const struct sm_metric_point *points, size_t n,
+                            struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    if (n > 0)
+        CHECK_PRESENT("metric points", points);
+    for (size_t i = 0; i < n; i++) {
+        const struct sm_metric_point *m = &points[i];
+        if (!m->name || !m->name[0])
+            return sm_errf(err, SM_EINVAL, "invalid metric point %zu: no name; name it", i);
+        if (m->metric_type != SM_METRIC_COUNT && m->metric_type != SM_METRIC_GAUGE)
+            return sm_errf(err, SM_EINVAL,
+                           "invalid metric point %zu ('%.60s'): type %d; pass 0 (COUNT) or 1 "
+                           "(GAUGE)",
+                           i, m->name, m->metric_type);
+        CHECK_ID_OR_EMPTY("metric run id", m->run_id, SM_ID_HEX_LEN);
+        CHECK_ID_OR_EMPTY("metric root run id", m->root_id, SM_ID_HEX_LEN);
+        rc = check_labels("metric labels", m->labels_json, err);
+        if (rc)
+            return rc;
+    }
+    return s->ops->append_metrics(s, points, n, err);
+}
+
+int sm_store_list_metric_names(struct sm_store *s, const char *labels_json, sm_name_fn fn,
+                               void *ctx, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("metric name callback", fn);
+    rc = check_labels("metric label filter", labels_json, err);
+    return rc ? rc : s->ops->list_metric_names(s, labels_json, fn, ctx, err);
+}
+
+/* A label name usable in a JSON path: letters, digits, '_', '-' and '.'. */
+static bool is_label_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return n > 0 && n <= 64;
+}
+
+int sm_store_metric_series(struct sm_store *s, const struct sm_metric_query *q, sm_bucket_fn fn,
+                           void *ctx, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("metric query", q);
+    CHECK_PRESENT("metric bucket callback", fn);
+    if (!q->name || !q->name[0])
+        return sm_errf(err, SM_EINVAL, "invalid metric query: no name; name the metric");
+    if (q->from_us > q->to_us)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid metric query of '%.60s': from %lld is after to %lld; swap them",
+                       q->name, (long long)q->from_us, (long long)q->to_us);
+    if (q->from_us < 0 && q->to_us > INT64_MAX + q->from_us)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid metric query of '%.60s': from %lld to %lld is wider than the "
+                       "clock; pass times since 1970 in microseconds",
+                       q->name, (long long)q->from_us, (long long)q->to_us);
+    if (q->n_buckets < 0 || q->n_buckets > 100000)
+        return sm_errf(err, SM_EINVAL,
+                       "invalid metric query of '%.60s': %lld buckets; pass 0 or 1 for one, or "
+                       "up to 100000",
+                       q->name, (long long)q->n_buckets);
+    if (q->group_by && !is_label_name(q->group_by))
+        return sm_errf(err, SM_EINVAL,
+                       "invalid metric group_by '%.60s': a label name is 1 to 64 letters, "
+                       "digits, '_' or '-'",
+                       q->group_by);
+    rc = check_labels("metric label filter", q->labels_json, err);
+    return rc ? rc : s->ops->metric_series(s, q, fn, ctx, err);
+}
+
+/* ------------------------------------------------------------ users */
+
+int sm_store_put_user(struct sm_store *s, const struct sm_user_rec *u, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("user record", u);
+    CHECK_ID("user id", u->id, SM_ID_HEX_LEN);
+    if (!u->email || !strchr(u->email, '@'))
+        return sm_errf(err, SM_EINVAL,
+                       "invalid email '%.80s' of user '%s': expected an address "
+                       "with '@'",
+                       u->email ? u->email : "(null)", u->id);
+    return s->ops->put_user(s, u, err);
+}
+
+int sm_store_new_api_key(struct sm_store *s, const char *user_id, char key_out[SM_API_KEY_LEN + 1],
+                         struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("user id", user_id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("API key output", key_out);
+    return s->ops->new_api_key(s, user_id, key_out, err);
+}
+
+int sm_store_get_user(struct sm_store *s, const char *id, struct sm_user_rec *out,
+                      struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("user id", id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("user output", out);
+    return s->ops->get_user(s, id, NULL, out, err);
+}
+
+int sm_store_find_user_by_email(struct sm_store *s, const char *email, struct sm_user_rec *out,
+                                struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("email", email);
+    CHECK_PRESENT("user output", out);
+    return s->ops->get_user(s, NULL, email, out, err);
+}
+
+int sm_store_find_user_by_api_key(struct sm_store *s, const char *key, struct sm_user_rec *out,
+                                  struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("API key", key);
+    CHECK_PRESENT("user output", out);
+    return s->ops->find_user_by_api_key(s, key, out, err);
+}
+
+int sm_store_list_users(struct sm_store *s, sm_user_fn fn, void *ctx, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("user callback", fn);
+    return s->ops->list_users(s, fn, ctx, err);
+}
+
+/* ------------------------------------------------------------ storage objects */
+
+int sm_store_check_object_name(const char *what, const char *name, size_t max_len,
+                               struct sm_err *err)
+{
+    if (!what)
+        what = "name";
+    if (!name || !name[0])
+        return sm_errf(err, SM_EINVAL,
+                       "invalid storage %s: empty; pass 1 to %zu letters, digits, "
+                       "'.', '_' or '-'",
+                       what, max_len);
+    size_t n = strnlen(name, max_len + 1);
+    if (n > max_len)
+        return sm_errf(err, SM_EINVAL, "invalid storage %s '%.40s...': longer than %zu bytes", what,
+                       name, max_len);
+    if (name[0] == '.')
+        return sm_errf(err, SM_EINVAL,
+                       "invalid storage %s '%.80s': it starts with '.' (so '.' and '..' cannot "
+                       "climb out); start it with a letter or digit",
+                       what, name);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '_' || c == '-')
+            continue;
+        if (c >= 0x20 && c < 0x7f)
+            return sm_errf(err, SM_EINVAL,
+                           "invalid storage %s '%.80s': character '%c' at byte %zu; use only "
+                           "letters, digits, '.', '_' and '-'",
+                           what, name, c, i);
+        return sm_errf(err, SM_EINVAL,
+                       "invalid storage %s: byte 0x%02x at %zu; use only letters, digits, '.', "
+                       "'_' and '-'",
+                       what, c, i);
+    }
+    return 0;
+}
+
+static int check_object(const char *ns, const char *key, struct sm_err *err)
+{
+    int rc = sm_store_check_object_name("namespace", ns, SM_OBJECT_NAMESPACE_MAX, err);
+    return rc ? rc : sm_store_check_object_name("key", key, SM_OBJECT_KEY_MAX, err);
+}
+
+int sm_store_put_object(struct sm_store *s, const char *ns, const char *key, const void *data,
+                        size_t len, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    rc = check_object(ns, key, err);
+    if (rc)
+        return rc;
+    if (!data && len > 0)
+        return sm_errf(err, SM_EINVAL, "invalid storage object '%s/%s': NULL data with length %zu",
+                       ns, key, len);
+    return s->ops->put_object(s, ns, key, data ? data : "", len, err);
+}
+
+int sm_store_get_object(struct sm_store *s, const char *ns, const char *key, struct sm_buf *out,
+                        struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    rc = check_object(ns, key, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("storage object output buffer", out);
+    return s->ops->get_object(s, ns, key, out, err);
 }
 
 /* ------------------------------------------------------------ home, clocks */
@@ -625,6 +1049,31 @@ void sm_edge_rec_to_json(const struct sm_edge_rec *e, struct sm_jw *w)
     key_id(w, "parent_id", e->parent_id);
     key_time(w, "created_at", e->created_at);
     key_time(w, "updated_at", e->updated_at);
+    sm_jw_end_object(w);
+}
+
+void sm_note_rec_to_json(const struct sm_note_rec *n, struct sm_jw *w)
+{
+    sm_jw_begin_object(w);
+    key_id(w, "id", n->id);
+    key_string(w, "user_id", n->user_id);
+    key_string(w, "note", n->note);
+    key_id(w, "run_id", n->run_id);
+    key_id(w, "root_id", n->root_id);
+    key_time(w, "created_at", n->created_at);
+    key_time(w, "updated_at", n->updated_at);
+    sm_jw_end_object(w);
+}
+
+void sm_user_rec_to_json(const struct sm_user_rec *u, struct sm_jw *w)
+{
+    sm_jw_begin_object(w);
+    key_id(w, "id", u->id);
+    key_string(w, "first_name", u->first_name);
+    key_string(w, "last_name", u->last_name);
+    key_string(w, "avatar_url", u->avatar_url);
+    key_time(w, "created_at", u->created_at);
+    key_time(w, "updated_at", u->updated_at);
     sm_jw_end_object(w);
 }
 

@@ -30,7 +30,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 MESON := $(CURDIR)/$(VENV)/bin/meson
 
 APT_DEMO := gcc libc6-dev pkg-config python3 python3-dev python3-venv libssl-dev libsqlite3-dev \
-    libmicrohttpd-dev
+    libmicrohttpd-dev libcurl4-openssl-dev
 # clang and its runtime libraries (libFuzzer) build the fuzz target.
 APT_TEST := $(APT_DEMO) libcmocka-dev valgrind clang libclang-rt-14-dev
 

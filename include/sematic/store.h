@@ -2,9 +2,10 @@
  * store.h: the metadata store (runs, artifacts, edges, pipeline runs, logs).
  *
  * One interface, several backends: SQLite in WAL mode at
- * $SEMATIC_HOME/sematic.db (sqlite.c, today), PostgreSQL and an HTTP client
- * later. The engine and the CLI only see struct sm_store and these calls;
- * each backend fills a struct sm_store_ops.
+ * $SEMATIC_HOME/sematic.db (sqlite.c), the store of a `sematic start` server
+ * over HTTP (http.c, SEMATIC_API_ADDRESS), PostgreSQL later. The engine and
+ * the CLI only see struct sm_store and these calls; each backend fills a
+ * struct sm_store_ops.
  *
  * Writes happen inside a batch: sm_store_begin(), any number of put/append
  * calls, sm_store_commit(). The commit first fsyncs the blobs written in the
@@ -379,6 +380,30 @@ enum sm_store_sync {
  */
 struct sm_store *sm_store_open_sqlite(const char *home, enum sm_store_sync sync,
                                       struct sm_err *err);
+
+/*
+ * Open the store of the `sematic start` server at url ("http://HOST:PORT",
+ * SEMATIC_API_ADDRESS) through its /api/v1/store endpoints (http.c,
+ * docs/internals/http_store.md); SEMATIC_API_KEY, when set, is sent as
+ * X-API-KEY. Asks the server once before returning. A batch is sent by
+ * sm_store_commit(); reads do not see the open batch's writes. gc_blobs and
+ * the server's own calls (listings with filters, the change feed, notes,
+ * metrics, users, storage objects) fail with SM_ESTATE, and watch_path is
+ * NULL. s->home is the URL. Returns an owned store or NULL with err set:
+ * SM_EINVAL (not an http(s) URL), SM_EIO (no answer: the message says to
+ * start the server or unset SEMATIC_API_ADDRESS; or not our server).
+ */
+struct sm_store *sm_store_open_http(const char *url, struct sm_err *err);
+
+/*
+ * The store a program of the SDK uses: the server's (sm_store_open_http)
+ * when SEMATIC_API_ADDRESS is set and not empty, else the embedded one at
+ * home (sm_store_open_sqlite; sync applies to it only). With the server's,
+ * home is still made (mkdir -p, best effort): settings and LocalRunner's
+ * journal stay there. Errors as theirs.
+ */
+struct sm_store *sm_store_open_default(const char *home, enum sm_store_sync sync,
+                                       struct sm_err *err);
 
 /*
  * The store's home directory: $SEMATIC_HOME, else ~/.sematic. Writes into out

@@ -18,6 +18,19 @@ int sm__api_not_found(struct sm_http_req *req, struct sm_http_resp *resp);
 /* static.c: the dashboard's files, with index.html for the SPA's routes. */
 int sm__static_file(struct sm_http_req *req, struct sm_http_resp *resp);
 
+/* store_api.c: the HTTP store's protocol (our SDK with SEMATIC_API_ADDRESS), under /api/v1/store. */
+int sm__store_api_batch(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_change_seq(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_runs(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_run(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_artifacts(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_artifact(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_edges(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_pipeline(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_pipeline_status(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_source(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__store_api_logs(struct sm_http_req *req, struct sm_http_resp *resp);
+
 /* testing.c: rows served only with SEMATIC_SERVER_TEST_ROUTES=1. */
 int sm__test_echo(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__test_ticks(struct sm_http_req *req, struct sm_http_resp *resp);

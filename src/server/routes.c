@@ -21,6 +21,19 @@ const struct sm_http_route sm__server_routes[] = {
     {SM_HTTP_GET, "/api/v1/meta/env", sm__api_meta_env, 0},
     {SM_HTTP_GET, "/authenticate", sm__api_authenticate, 0},
 
+    /* store_api.c: our SDK's remote store (SEMATIC_API_ADDRESS); not Sematic's API */
+    {SM_HTTP_POST, "/api/v1/store/batch", sm__store_api_batch, 0},
+    {SM_HTTP_GET, "/api/v1/store/change_seq", sm__store_api_change_seq, 0},
+    {SM_HTTP_GET, "/api/v1/store/runs", sm__store_api_runs, 0},
+    {SM_HTTP_GET, "/api/v1/store/runs/:id", sm__store_api_run, 0},
+    {SM_HTTP_GET, "/api/v1/store/artifacts", sm__store_api_artifacts, 0},
+    {SM_HTTP_GET, "/api/v1/store/artifacts/:id", sm__store_api_artifact, 0},
+    {SM_HTTP_GET, "/api/v1/store/edges", sm__store_api_edges, 0},
+    {SM_HTTP_GET, "/api/v1/store/pipelines/:root_id", sm__store_api_pipeline, 0},
+    {SM_HTTP_POST, "/api/v1/store/pipelines/:root_id/status", sm__store_api_pipeline_status, 0},
+    {SM_HTTP_GET, "/api/v1/store/sources/:id", sm__store_api_source, 0},
+    {SM_HTTP_GET, "/api/v1/store/logs/:run_id", sm__store_api_logs, 0},
+
     /* testing.c: only with SEMATIC_SERVER_TEST_ROUTES=1 */
     {SM_HTTP_POST, "/api/v1/_test/echo/:name/*rest", sm__test_echo, SM_HTTP_ROUTE_TEST_ONLY},
     {SM_HTTP_GET, "/api/v1/_test/ticks", sm__test_ticks, SM_HTTP_ROUTE_TEST_ONLY},

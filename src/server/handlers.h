@@ -31,6 +31,36 @@ int sm__store_api_pipeline_status(struct sm_http_req *req, struct sm_http_resp *
 int sm__store_api_source(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__store_api_logs(struct sm_http_req *req, struct sm_http_resp *resp);
 
+/* runs_list.c: the runs listing (filters, search, pages) and a function's basic metrics. */
+int sm__api_runs_list(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_run_metrics(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* logs.c: a run's captured log lines, in pages, as Sematic's log reader answers. */
+int sm__api_run_logs(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* artifacts.c, edges.c: artifact metadata and lineage edges, filtered. */
+int sm__api_artifacts_list(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_artifact_get(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_edges_list(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* notes.c: notes on runs (list, add, delete). */
+int sm__api_notes_list(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_note_post(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_note_delete(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* metrics.c: custom and system metric points (append, names, series). */
+int sm__api_metrics_post(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_metric_names(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_metric_series(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* users.c: users (keys and emails redacted), organizations and memberships (none). */
+int sm__api_users_list(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_organizations_list(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_organizations_users_list(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* events.c: GET /api/v1/events, the store's change feed as server-sent events. */
+int sm__api_events(struct sm_http_req *req, struct sm_http_resp *resp);
+
 /* testing.c: rows served only with SEMATIC_SERVER_TEST_ROUTES=1. */
 int sm__test_echo(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__test_ticks(struct sm_http_req *req, struct sm_http_resp *resp);

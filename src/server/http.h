@@ -139,7 +139,9 @@ struct sm_http_req {
     const struct sm_http_target *target;
     struct sm_http_kv params[SM_HTTP_MAX_PARAMS]; /* from the pattern, in pattern order */
     size_t n_params;
-    const char *body; /* NUL-terminated (the NUL is not counted); "" when none */
+    const char *user_id; /* the authenticated user's id (X-API-KEY); NULL when the server does
+                          * not authenticate, or on a public row */
+    const char *body;    /* NUL-terminated (the NUL is not counted); "" when none */
     size_t body_len;
     /* Server internals; use the functions below. */
     struct sm_server *server;

@@ -119,6 +119,9 @@ struct sm_store *sm__server_store_borrow(struct sm_server *srv, struct sm_err *e
 /* Give a borrowed handle back (kept for reuse, or closed when enough are idle). Accepts NULL. */
 void sm__server_store_return(struct sm_server *srv, struct sm_store *store);
 
+/* The server's cache of listing counts (api.h, count_cache.c); NULL for NULL. */
+struct sm_count_cache *sm__server_count_cache(struct sm_server *srv);
+
 /* -------------------------------------------------------------- routes.c */
 
 /* The route table: every endpoint of the server, in matching order. */

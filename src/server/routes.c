@@ -39,6 +39,23 @@ const struct sm_http_route sm__server_routes[] = {
     {SM_HTTP_GET, "/api/v1/_test/ticks", sm__test_ticks, SM_HTTP_ROUTE_TEST_ONLY},
     {SM_HTTP_GET, "/api/v1/_test/fail", sm__test_fail, SM_HTTP_ROUTE_TEST_ONLY},
 
+    /* runs_list.c, logs.c, artifacts.c, edges.c, notes.c, metrics.c, users.c: the read API */
+    {SM_HTTP_GET, "/api/v1/runs", sm__api_runs_list, 0},
+    {SM_HTTP_GET, "/api/v1/runs/:id/metrics", sm__api_run_metrics, 0},
+    {SM_HTTP_GET, "/api/v1/runs/:id/logs", sm__api_run_logs, 0},
+    {SM_HTTP_GET, "/api/v1/artifacts", sm__api_artifacts_list, 0},
+    {SM_HTTP_GET, "/api/v1/artifacts/:id", sm__api_artifact_get, 0},
+    {SM_HTTP_GET, "/api/v1/edges", sm__api_edges_list, 0},
+    {SM_HTTP_GET, "/api/v1/notes", sm__api_notes_list, 0},
+    {SM_HTTP_POST, "/api/v1/notes", sm__api_note_post, 0},
+    {SM_HTTP_DELETE, "/api/v1/notes/:id", sm__api_note_delete, 0},
+    {SM_HTTP_POST, "/api/v1/metrics", sm__api_metrics_post, 0},
+    {SM_HTTP_GET, "/api/v1/metrics", sm__api_metric_names, 0},
+    {SM_HTTP_GET, "/api/v1/metrics/:name", sm__api_metric_series, 0},
+    {SM_HTTP_GET, "/api/v1/users", sm__api_users_list, 0},
+    {SM_HTTP_GET, "/api/v1/organizations", sm__api_organizations_list, 0},
+    {SM_HTTP_GET, "/api/v1/organizations_users", sm__api_organizations_users_list, 0},
+
     /* Fallbacks, last: an unknown /api/ path is a JSON 404; anything else is the dashboard. */
     {SM_HTTP_ANY, "/api/*rest", sm__api_not_found, SM_HTTP_ROUTE_FALLBACK},
     {SM_HTTP_GET, "/*path", sm__static_file, SM_HTTP_ROUTE_FALLBACK},

@@ -45,6 +45,7 @@
 #include "sematic/alloc.h"
 #include "sematic/store.h"
 
+#include "api.h"
 #include "internal.h"
 #include "server.h"
 
@@ -67,6 +68,7 @@ struct sm_server {
     char *home;
     char *ui_root; /* realpath of a dashboard build with index.html; NULL when none */
     size_t max_body_bytes;
+    struct sm_count_cache *count_cache; /* the runs listing's counts (count_cache.c) */
     int log_fd;
     int port;
     int stop_pipe[2]; /* [0] becomes readable when the server stops */
@@ -214,6 +216,11 @@ struct sm_store *sm_http_store(struct sm_http_req *req, struct sm_err *err)
     else if (req->store == NULL)
         sm_errf(err, SM_ESTATE, "no store: this request has no server");
     return req->store;
+}
+
+struct sm_count_cache *sm__server_count_cache(struct sm_server *srv)
+{
+    return srv != NULL ? srv->count_cache : NULL;
 }
 
 const char *sm__server_ui_root(const struct sm_server *srv)
@@ -659,6 +666,7 @@ struct sm_server *sm_server_start(const struct sm_server_config *cfg, struct sm_
     int listen_fd = cfg->listen_fd;
     struct sm_server *srv = sm_xcalloc(1, sizeof(*srv));
     srv->log_fd = cfg->log_fd;
+    srv->count_cache = sm__count_cache_new();
     srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
     srv->max_body_bytes =
         cfg->max_body_bytes > 0 ? cfg->max_body_bytes : SM_SERVER_DEFAULT_MAX_BODY_BYTES;
@@ -744,6 +752,7 @@ void sm_server_stop(struct sm_server *srv)
     for (size_t i = 0; i < srv->n_idle; i++)
         sm_store_close(srv->idle[i]);
     sm__http_router_free(srv->router);
+    sm__count_cache_free(srv->count_cache);
     for (int i = 0; i < 2; i++)
         if (srv->stop_pipe[i] >= 0)
             close(srv->stop_pipe[i]);

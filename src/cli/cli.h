@@ -41,6 +41,7 @@ int sm__cli_gc(int argc, char **argv);
 int sm__cli_settings(int argc, char **argv);
 int sm__cli_start(int argc, char **argv); /* start.c */
 int sm__cli_stop(int argc, char **argv);  /* start.c */
+int sm__cli_users(int argc, char **argv);
 
 /* ------------------------------------------------------------ messages */
 

@@ -46,6 +46,7 @@ static const struct command commands[] = {
     {"settings", "show, set or delete user settings (settings.yaml)", sm__cli_settings},
     {"start", "serve the API and the dashboard (http://127.0.0.1:5001)", sm__cli_start},
     {"stop", "stop the server 'sematic start' started", sm__cli_stop},
+    {"users", "create or list the users whose API keys the server accepts", sm__cli_users},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

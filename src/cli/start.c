@@ -58,7 +58,8 @@ static const char start_usage[] =
     "\n"
     "options:\n"
     "  --host HOST    IPv4 address to listen on (default 127.0.0.1; anything\n"
-    "                 else exposes the store to the network, without login)\n"
+    "                 else exposes the store to the network: set\n"
+    "                 SEMATIC_AUTHENTICATE=1)\n"
     "  --port PORT    port to listen on (default 5001, or $SEMATIC_SERVER_PORT)\n"
     "  --foreground   serve in this process, logging to stderr, until SIGTERM\n"
     "                 or Ctrl-C\n"
@@ -67,7 +68,9 @@ static const char start_usage[] =
     "environment:\n"
     "  SEMATIC_SERVER_PORT            port when --port is not given\n"
     "  SEMATIC_SERVER_MAX_BODY_BYTES  largest request body accepted (default 64 MiB)\n"
-    "  SEMATIC_UI_DIR                 the dashboard build to serve (docs/server.md)\n";
+    "  SEMATIC_UI_DIR                 the dashboard build to serve (docs/server.md)\n"
+    "  SEMATIC_AUTHENTICATE           1: every request needs a user's X-API-KEY\n"
+    "                                 ('sematic users create EMAIL' makes one)\n";
 
 static const char stop_usage[] = "usage: sematic stop\n"
                                  "\n"
@@ -83,6 +86,7 @@ struct start_opts {
     bool is_foreground;
     size_t max_body_bytes;
     bool test_routes;
+    bool authenticate;
     char home[SM_CLI_PATH_MAX];
     char pid_path[SM_CLI_PATH_MAX + 16];
     char log_path[SM_CLI_PATH_MAX + 32];
@@ -327,6 +331,9 @@ static int parse_start_args(int argc, char **argv, struct start_opts *o, bool *i
     }
     const char *test_routes = getenv("SEMATIC_SERVER_TEST_ROUTES");
     o->test_routes = test_routes != NULL && strcmp(test_routes, "1") == 0;
+    struct sm_err err = SM_ERR_INIT;
+    if (sm_server_bool_setting("SEMATIC_AUTHENTICATE", &o->authenticate, &err) != 0)
+        return sm__cli_usage_error("%s", err.msg);
     return SM_CLI_OK;
 }
 
@@ -422,6 +429,7 @@ static int serve(const struct start_opts *o, int listen_fd, const char *url, int
     cfg.max_body_bytes = o->max_body_bytes;
     cfg.log_fd = STDERR_FILENO;
     cfg.test_routes = o->test_routes;
+    cfg.authenticate = o->authenticate;
     struct sm_err err = SM_ERR_INIT;
     struct sm_server *srv = sm_server_start(&cfg, &err);
     if (srv == NULL || write_pid_file(o->pid_path, (long)getpid(), url, &err) != 0) {

@@ -209,4 +209,18 @@ int sm__log_cursor_decode(const char *what, const char *token, struct sm_log_cur
  */
 void sm__api_write_user(struct sm_jw *w, const struct sm_user_rec *u);
 
+/* ------------------------------------------------------------------ auth.c */
+
+/*
+ * The user whose API key is `key` (the X-API-KEY header; NULL when absent),
+ * for the server core when it authenticates (SEMATIC_AUTHENTICATE). Fills
+ * user_id. Returns 0; SM_ENOTFOUND when the key is absent or no user's (the
+ * message, for the log, says which); or the store's error (SM_EBUSY, SM_EIO).
+ */
+int sm__auth_user(struct sm_server *srv, const char *key, char user_id[SM_ID_HEX_LEN + 1],
+                  struct sm_err *err);
+
+/* What a client is told when its request carries no valid key: Sematic's words. */
+#define SM_AUTH_MISSING_KEY "Missing API key"
+
 #endif

@@ -94,6 +94,14 @@ enum sm_http_route_flags {
      * wrong method on a real endpoint is a 405, never a fallback's answer.
      */
     SM_HTTP_ROUTE_FALLBACK = 1 << 1,
+    /*
+     * Served without an API key when the server authenticates
+     * (SEMATIC_AUTHENTICATE): ping, versions, /authenticate, the dashboard's
+     * files, the API's 404. Every other row needs a user's X-API-KEY then,
+     * checked once in server.c (auth.c) before the body is read: a missing
+     * or unknown key is a 401 and the handler never runs.
+     */
+    SM_HTTP_ROUTE_PUBLIC = 1 << 2,
 };
 
 /* One row of the route table. */
@@ -170,6 +178,9 @@ int sm_http_query_int(const struct sm_http_req *req, struct sm_http_resp *resp, 
  */
 int sm_http_query_bool(const struct sm_http_req *req, struct sm_http_resp *resp, const char *name,
                        bool dflt, bool *out);
+
+/* true when the server checks API keys (SEMATIC_AUTHENTICATE was on when it started). */
+bool sm_http_authenticates(const struct sm_http_req *req);
 
 /* Request header `name` (any case), or NULL. Borrowed for the request. */
 const char *sm_http_header(const struct sm_http_req *req, const char *name);

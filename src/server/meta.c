@@ -1,7 +1,7 @@
 /*
  * meta.c: the endpoints about the server itself (API.md section 5):
  * ping, versions, health (the store answers a read), env (the server
- * settings the dashboard reads), authenticate (off: no users yet), and the
+ * settings the dashboard reads), authenticate (whether API keys are required), and the
  * JSON 404 for unknown /api/ paths.
  */
 #include <stdlib.h>
@@ -119,15 +119,26 @@ int sm__api_meta_env(struct sm_http_req *req, struct sm_http_resp *resp)
     return 0;
 }
 
+/*
+ * Whether the dashboard must send an API key (SEMATIC_AUTHENTICATE), and
+ * the login providers configured. Sematic answers 400 when it authenticates
+ * with no provider; here API keys from `sematic users create` are always
+ * one, so the answer is 200 with the providers set (Google's client id).
+ */
 int sm__api_authenticate(struct sm_http_req *req, struct sm_http_resp *resp)
 {
-    (void)req;
+    bool on = sm_http_authenticates(req);
+    const char *google = getenv("GOOGLE_OAUTH_CLIENT_ID");
     struct sm_jw *w = sm_http_json(resp, 200);
     sm_jw_begin_object(w);
     sm_jw_keyz(w, "authenticate");
-    sm_jw_bool(w, false);
+    sm_jw_bool(w, on);
     sm_jw_keyz(w, "providers");
     sm_jw_begin_object(w);
+    if (on && google != NULL && google[0] != '\0' && sm__http_is_utf8(google, strlen(google))) {
+        sm_jw_keyz(w, "GOOGLE_OAUTH_CLIENT_ID");
+        sm_jw_stringz(w, google);
+    }
     sm_jw_end_object(w);
     sm_jw_end_object(w);
     return 0;

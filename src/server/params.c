@@ -17,6 +17,7 @@
 
 #include "api.h"
 #include "internal.h"
+#include "server.h"
 
 #include "util/banned.h"
 
@@ -113,6 +114,11 @@ int sm__api_parse_bool_setting(const char *what, const char *text, bool *out, st
                    "%s must be a boolean, got '%s'; use 1, true or yes to turn it "
                    "on, 0, false or no (or leave it unset) to turn it off",
                    what, shown);
+}
+
+int sm_server_bool_setting(const char *name, bool *out, struct sm_err *err)
+{
+    return sm__api_parse_bool_setting(name, getenv(name), out, err);
 }
 
 int sm__api_parse_epoch_seconds(const char *what, const char *text, int64_t *out_us,

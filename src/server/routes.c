@@ -15,11 +15,11 @@
 
 const struct sm_http_route sm__server_routes[] = {
     /* meta.c */
-    {SM_HTTP_GET, "/api/v1/ping", sm__api_ping, 0},
-    {SM_HTTP_GET, "/api/v1/meta/versions", sm__api_meta_versions, 0},
-    {SM_HTTP_GET, "/api/v1/meta/health", sm__api_meta_health, 0},
+    {SM_HTTP_GET, "/api/v1/ping", sm__api_ping, SM_HTTP_ROUTE_PUBLIC},
+    {SM_HTTP_GET, "/api/v1/meta/versions", sm__api_meta_versions, SM_HTTP_ROUTE_PUBLIC},
+    {SM_HTTP_GET, "/api/v1/meta/health", sm__api_meta_health, SM_HTTP_ROUTE_PUBLIC},
     {SM_HTTP_GET, "/api/v1/meta/env", sm__api_meta_env, 0},
-    {SM_HTTP_GET, "/authenticate", sm__api_authenticate, 0},
+    {SM_HTTP_GET, "/authenticate", sm__api_authenticate, SM_HTTP_ROUTE_PUBLIC},
 
     /* store_api.c: our SDK's remote store (SEMATIC_API_ADDRESS); not Sematic's API */
     {SM_HTTP_POST, "/api/v1/store/batch", sm__store_api_batch, 0},
@@ -56,9 +56,10 @@ const struct sm_http_route sm__server_routes[] = {
     {SM_HTTP_GET, "/api/v1/organizations", sm__api_organizations_list, 0},
     {SM_HTTP_GET, "/api/v1/organizations_users", sm__api_organizations_users_list, 0},
 
-    /* Fallbacks, last: an unknown /api/ path is a JSON 404; anything else is the dashboard. */
-    {SM_HTTP_ANY, "/api/*rest", sm__api_not_found, SM_HTTP_ROUTE_FALLBACK},
-    {SM_HTTP_GET, "/*path", sm__static_file, SM_HTTP_ROUTE_FALLBACK},
+    /* Fallbacks, last: an unknown /api/ path is a JSON 404; anything else is the dashboard.
+     * Both are public: a 404 tells nothing, and the dashboard's files are what logs in. */
+    {SM_HTTP_ANY, "/api/*rest", sm__api_not_found, SM_HTTP_ROUTE_FALLBACK | SM_HTTP_ROUTE_PUBLIC},
+    {SM_HTTP_GET, "/*path", sm__static_file, SM_HTTP_ROUTE_FALLBACK | SM_HTTP_ROUTE_PUBLIC},
 };
 
 const size_t sm__server_n_routes = sizeof(sm__server_routes) / sizeof(sm__server_routes[0]);

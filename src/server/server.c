@@ -68,6 +68,7 @@ struct sm_server {
     char *home;
     char *ui_root; /* realpath of a dashboard build with index.html; NULL when none */
     size_t max_body_bytes;
+    bool authenticate;                  /* X-API-KEY required on non-public rows (auth.c) */
     struct sm_count_cache *count_cache; /* the runs listing's counts (count_cache.c) */
     int log_fd;
     int port;
@@ -100,6 +101,7 @@ struct conn_req {
     const struct sm_http_route *route;
     struct sm_http_kv params[SM_HTTP_MAX_PARAMS];
     size_t n_params;
+    char user_id[SM_ID_HEX_LEN + 1]; /* who sent it, when the server authenticates */
     struct sm_buf body;
     bool is_too_big;
     int status;       /* queued status, 0 while none */
@@ -221,6 +223,11 @@ struct sm_store *sm_http_store(struct sm_http_req *req, struct sm_err *err)
 struct sm_count_cache *sm__server_count_cache(struct sm_server *srv)
 {
     return srv != NULL ? srv->count_cache : NULL;
+}
+
+bool sm_http_authenticates(const struct sm_http_req *req)
+{
+    return req->server != NULL && req->server->authenticate;
 }
 
 const char *sm__server_ui_root(const struct sm_server *srv)
@@ -456,6 +463,18 @@ static enum MHD_Result begin(struct conn_req *cr, struct MHD_Connection *conn, c
     if (cr->route == NULL)
         return send_error(cr, conn, 404, NULL, "no endpoint for %s '%s'", cr->method_text,
                           cr->target.path);
+    if (cr->srv->authenticate && (cr->route->flags & SM_HTTP_ROUTE_PUBLIC) == 0) {
+        /* Before the body is read: a request without a valid key costs no more than this. */
+        const char *key = lookup_header(conn, "X-API-KEY");
+        int rc = sm__auth_user(cr->srv, key, cr->user_id, &err);
+        sm__http_textf(cr->detail, sizeof(cr->detail), "%s", err.msg);
+        if (rc == SM_ENOTFOUND)
+            return send_error(cr, conn, 401, NULL, SM_AUTH_MISSING_KEY);
+        if (rc != 0)
+            return send_error(cr, conn, rc == SM_EBUSY ? 503 : 500, NULL,
+                              "cannot check the API key: the store failed; the server log has "
+                              "the detail");
+    }
 
     const char *length =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -481,6 +500,7 @@ static enum MHD_Result dispatch(struct conn_req *cr, struct MHD_Connection *conn
         .is_head = cr->method == SM_HTTP_HEAD,
         .target = &cr->target,
         .n_params = cr->n_params,
+        .user_id = cr->user_id[0] != '\0' ? cr->user_id : NULL,
         .body = cr->body.data != NULL ? cr->body.data : "",
         .body_len = cr->body.len,
         .server = cr->srv,
@@ -666,6 +686,7 @@ struct sm_server *sm_server_start(const struct sm_server_config *cfg, struct sm_
     int listen_fd = cfg->listen_fd;
     struct sm_server *srv = sm_xcalloc(1, sizeof(*srv));
     srv->log_fd = cfg->log_fd;
+    srv->authenticate = cfg->authenticate;
     srv->count_cache = sm__count_cache_new();
     srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
     srv->max_body_bytes =
@@ -715,7 +736,8 @@ struct sm_server *sm_server_start(const struct sm_server_config *cfg, struct sm_
                 srv->port);
         goto fail;
     }
-    log_line(srv, "serving %s on port %d (pid %d)", srv->home, srv->port, (int)getpid());
+    log_line(srv, "serving %s on port %d (pid %d)%s", srv->home, srv->port, (int)getpid(),
+             srv->authenticate ? ", API keys required (SEMATIC_AUTHENTICATE)" : "");
     return srv;
 
 fail:

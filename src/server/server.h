@@ -38,10 +38,11 @@ struct sm_server_config {
     int log_fd;             /* one line per request goes here (a single write each); -1: none */
     bool test_routes;       /* also serve the SM_HTTP_ROUTE_TEST_ONLY rows (tests only) */
     unsigned n_connections; /* most connections served at once; 0: the default */
+    bool authenticate;      /* require a user's X-API-KEY on every non-public row (auth.c) */
 };
 
 /* clang-format off */
-#define SM_SERVER_CONFIG_INIT {NULL, SM_SERVER_DEFAULT_PORT, -1, NULL, NULL, 0, -1, false, 0}
+#define SM_SERVER_CONFIG_INIT {NULL, SM_SERVER_DEFAULT_PORT, -1, NULL, NULL, 0, -1, false, 0, false}
 /* clang-format on */
 
 struct sm_server;
@@ -75,6 +76,14 @@ bool sm_server_has_ui(const struct sm_server *srv);
  * Accepts NULL.
  */
 void sm_server_stop(struct sm_server *srv);
+
+/*
+ * The boolean server setting `name` (SEMATIC_AUTHENTICATE) from the
+ * environment, read as Sematic reads it (Python's strtobool: 1, true, yes,
+ * on, y, t / 0, false, no, off, n, f, any case); unset or "" is false.
+ * Returns 0, or SM_EINVAL naming the setting, its value and what is accepted.
+ */
+int sm_server_bool_setting(const char *name, bool *out, struct sm_err *err);
 
 /*
  * Where the dashboard build is, into out (size bytes; "" when none found):

@@ -34,6 +34,9 @@ const struct sm_http_route sm__server_routes[] = {
     {SM_HTTP_GET, "/api/v1/store/sources/:id", sm__store_api_source, 0},
     {SM_HTTP_GET, "/api/v1/store/logs/:run_id", sm__store_api_logs, 0},
 
+    /* events.c: the store's changes as server-sent events */
+    {SM_HTTP_GET, "/api/v1/events", sm__api_events, 0},
+
     /* testing.c: only with SEMATIC_SERVER_TEST_ROUTES=1 */
     {SM_HTTP_POST, "/api/v1/_test/echo/:name/*rest", sm__test_echo, SM_HTTP_ROUTE_TEST_ONLY},
     {SM_HTTP_GET, "/api/v1/_test/ticks", sm__test_ticks, SM_HTTP_ROUTE_TEST_ONLY},

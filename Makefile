@@ -174,8 +174,9 @@ py-asan-test: deps-test install
 server-asan-test: deps-test venv
 	$(call meson_build,build-asan,-Dpython=false -Dtests=true $(SANITIZE))
 	SEMATIC_CLI=$(CURDIR)/build-asan/src/cli/sematic UBSAN_OPTIONS=$(UBSAN_OPTIONS_) \
-	    $(VENV)/bin/pytest tests/python/test_server_core.py tests/python/test_server_read.py \
-	    tests/python/test_server_auth.py -p no:cacheprovider $(PYTEST_ARGS)
+	    $(VENV)/bin/pytest tests/python/test_server_core.py tests/python/test_server_write.py \
+	    tests/python/test_server_read.py tests/python/test_server_auth.py \
+	    -p no:cacheprovider $(PYTEST_ARGS)
 
 # ---- fuzzing ---------------------------------------------------------------
 
@@ -187,7 +188,7 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 25
 FUZZ_BIN := build-fuzz/fuzz_http
 FUZZ_SOURCES := fuzz/fuzz_http.c src/server/request.c src/server/router.c \
-    src/server/response.c src/core/codec/json.c src/core/util/buf.c src/core/util/err.c \
+    src/server/response.c src/server/socketio_proto.c src/core/codec/json.c src/core/util/buf.c src/core/util/err.c \
     src/core/util/alloc.c
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -Wall -Wextra -Iinclude -Isrc/core -Isrc/server

@@ -15,6 +15,32 @@ int sm__api_meta_env(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__api_authenticate(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__api_not_found(struct sm_http_req *req, struct sm_http_resp *resp);
 
+/* graph.c: what Sematic's client ran (runs, artifacts, edges), in one batch. */
+int sm__api_graph_put(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* runs_one.c: one run, its graph, its external resources, in Sematic's shapes. */
+int sm__api_run_get(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_run_graph(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_run_external_resources(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* resolutions.c: pipeline runs ("resolutions") for Sematic's client. */
+int sm__api_resolution_get(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_resolution_put(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_resolution_cancel(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_resolution_external_resources(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* storage.c: Sematic's storage objects (location, data, local). */
+int sm__api_storage_location(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_storage_data(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_storage_put(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_storage_get(struct sm_http_req *req, struct sm_http_resp *resp);
+
+/* socketio.c: Socket.IO over long-polling, and Sematic's event broadcasts. */
+int sm__sio_get(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__sio_post(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__api_events_post(struct sm_http_req *req, struct sm_http_resp *resp);
+int sm__test_sio_session(struct sm_http_req *req, struct sm_http_resp *resp); /* test-only */
+
 /* static.c: the dashboard's files, with index.html for the SPA's routes. */
 int sm__static_file(struct sm_http_req *req, struct sm_http_resp *resp);
 

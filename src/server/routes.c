@@ -21,6 +21,30 @@ const struct sm_http_route sm__server_routes[] = {
     {SM_HTTP_GET, "/api/v1/meta/env", sm__api_meta_env, 0},
     {SM_HTTP_GET, "/authenticate", sm__api_authenticate, SM_HTTP_ROUTE_PUBLIC},
 
+    /* graph.c, runs_one.c, resolutions.c: what Sematic's client records and reads */
+    {SM_HTTP_PUT, "/api/v1/graph", sm__api_graph_put, 0},
+    {SM_HTTP_GET, "/api/v1/runs/:id", sm__api_run_get, 0},
+    {SM_HTTP_GET, "/api/v1/runs/:id/graph", sm__api_run_graph, 0},
+    {SM_HTTP_GET, "/api/v1/runs/:id/external_resources", sm__api_run_external_resources, 0},
+    {SM_HTTP_GET, "/api/v1/resolutions/:id", sm__api_resolution_get, 0},
+    {SM_HTTP_PUT, "/api/v1/resolutions/:id", sm__api_resolution_put, 0},
+    {SM_HTTP_PUT, "/api/v1/resolutions/:id/cancel", sm__api_resolution_cancel, 0},
+    {SM_HTTP_GET, "/api/v1/resolutions/:id/external_resources",
+     sm__api_resolution_external_resources, 0},
+
+    /* storage.c: Sematic's storage objects */
+    {SM_HTTP_GET, "/api/v1/storage/:ns/:key/location", sm__api_storage_location, 0},
+    {SM_HTTP_GET, "/api/v1/storage/:ns/:key/data", sm__api_storage_data, 0},
+    {SM_HTTP_PUT, "/api/v1/storage/:ns/:key/local", sm__api_storage_put, 0},
+    {SM_HTTP_GET, "/api/v1/storage/:ns/:key/local", sm__api_storage_get, 0},
+
+    /* socketio.c: Socket.IO (long-polling) and the events Sematic's runners post */
+    {SM_HTTP_POST, "/api/v1/events/:namespace/:event", sm__api_events_post, 0},
+    /* Public, as Sematic's Socket.IO server: python-socketio sends no X-API-KEY. */
+    {SM_HTTP_GET, "/socket.io/*rest", sm__sio_get, SM_HTTP_ROUTE_PUBLIC},
+    {SM_HTTP_POST, "/socket.io/*rest", sm__sio_post, SM_HTTP_ROUTE_PUBLIC},
+    {SM_HTTP_GET, "/api/v1/_test/socketio/:sid", sm__test_sio_session, SM_HTTP_ROUTE_TEST_ONLY},
+
     /* store_api.c: our SDK's remote store (SEMATIC_API_ADDRESS); not Sematic's API */
     {SM_HTTP_POST, "/api/v1/store/batch", sm__store_api_batch, 0},
     {SM_HTTP_GET, "/api/v1/store/change_seq", sm__store_api_change_seq, 0},

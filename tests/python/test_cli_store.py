@@ -110,7 +110,7 @@ def test_cli_store__usage_lists_every_command(home):
     listed = [line.split()[0] for line in stdout.split("commands:\n")[1].splitlines()]
     assert listed == [
         "help", "version", "runs", "show", "logs", "cancel", "rerun", "gc", "settings", "start",
-        "stop",
+        "stop", "users",
     ]
 
 
@@ -124,6 +124,7 @@ def test_cli_store__usage_lists_every_command(home):
         ("rerun", "usage: sematic rerun ROOT_ID [--from RUN_ID | --continue]"),
         ("gc", "usage: sematic gc"),
         ("settings", "usage: sematic settings show"),
+        ("users", "usage: sematic users create EMAIL [--first-name NAME] [--last-name NAME]"),
     ],
 )
 def test_cli_store__every_command_has_help(home, command, first_line):

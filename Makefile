@@ -138,7 +138,7 @@ WHICH_SEMATIC := import importlib.util, sys; \
 # pytest from the repository root: tests/python goes first on sys.path and the
 # root itself not at all, so `import sematic` is the installed package, never
 # python/sematic. The check says which one it found.
-py-test: deps-test install
+py-test: deps-test install peers
 	@cd tests/python && $(VPY) -c '$(WHICH_SEMATIC)' site-packages
 	$(VENV)/bin/pytest tests/python $(PYTEST_ARGS)
 

@@ -189,7 +189,7 @@ FUZZ_SMOKE_SECONDS ?= 25
 FUZZ_BIN := build-fuzz/fuzz_http
 FUZZ_SOURCES := fuzz/fuzz_http.c src/server/request.c src/server/router.c \
     src/server/response.c src/server/socketio_proto.c src/core/codec/json.c src/core/util/buf.c src/core/util/err.c \
-    src/core/util/alloc.c
+    src/core/util/alloc.c src/server/events_fmt.c
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -Wall -Wextra -Iinclude -Isrc/core -Isrc/server
 FUZZ_RUN = mkdir -p build-fuzz/corpus && UBSAN_OPTIONS=$(UBSAN_OPTIONS_) $(FUZZ_BIN) \

@@ -8,7 +8,8 @@
  * The first byte picks what the rest is fed to:
  *   0  a request target: parsed, routed (on a table like the server's),
  *      the "*path" value turned into a static file path, query values
- *      looked up and parsed as integers and booleans;
+ *      looked up and parsed as integers and booleans, and as the events
+ *      stream's parameters, id lists and event data (events_fmt.c);
  *   1  a route pattern: compiled, then matched against fixed targets;
  *   2  a JSON document (sm_http_body_json, sm_json_parse);
  *   3  a Socket.IO polling payload (socketio_proto.c): split into Engine.IO
@@ -31,6 +32,7 @@
 
 #include "sematic/alloc.h"
 
+#include "events.h"
 #include "internal.h"
 #include "socketio.h"
 
@@ -107,6 +109,60 @@ static void check_static(const char *rel)
     (void)sm__http_content_type(out);
 }
 
+/*
+ * A query value as GET /api/v1/events takes it (events_fmt.c): kinds,
+ * after / Last-Event-ID, root_id; then as an id list, and as the data of an
+ * event and a comment, whose text must stay one event (no blank line before
+ * its end) with every line a field or a comment.
+ */
+static void check_events_value(const char *value)
+{
+    struct sm_err err = SM_ERR_INIT;
+    unsigned mask = 0;
+    if (sm__events_parse_kinds(value, &mask, &err) == 0)
+        CHECK(mask != 0 && (mask & ~(unsigned)SM_EVENTS_ALL) == 0);
+    else
+        CHECK(mask == 0 && err.code == SM_EINVAL && sm__http_is_utf8(err.msg, strlen(err.msg)));
+    sm_err_clear(&err);
+    int64_t seq = -1;
+    if (sm__events_parse_seq("after", value, &seq, &err) == 0) {
+        const char *digits = value;
+        while (digits[0] == '0' && digits[1] != '\0')
+            digits++;
+        char text[32];
+        snprintf(text, sizeof(text), "%lld", (long long)seq);
+        CHECK(seq >= 0 && strcmp(text, digits) == 0);
+    } else {
+        CHECK(seq == 0 && err.code == SM_EINVAL && sm__http_is_utf8(err.msg, strlen(err.msg)));
+    }
+    sm_err_clear(&err);
+    char root[SM_ID_HEX_LEN + 1];
+    if (sm__events_parse_root(value, root, &err) == 0)
+        CHECK(strcmp(root, value) == 0);
+    sm_err_clear(&err);
+    char id[SM_ID_HEX_LEN + 1];
+    size_t pos = 0, before = 0, len = strlen(value);
+    while (sm__events_next_id(value, &pos, id)) {
+        CHECK(pos > before && pos <= len && strlen(id) == SM_ID_HEX_LEN);
+        before = pos;
+    }
+    CHECK(pos == len);
+    struct sm_buf out = SM_BUF_INIT(1 << 20);
+    CHECK(sm__sse_event(&out, seq, "runs", value, len) == 0);
+    CHECK(sm__sse_comment(&out, value) == 0);
+    const char *end = strstr(out.data, "\n\n");
+    CHECK(end != NULL && (size_t)(end - out.data) + 2 <= out.len);
+    CHECK(strstr(end + 2, "\n\n") == out.data + out.len - 2); /* two blocks, no more */
+    for (const char *line = out.data; line < out.data + out.len;) {
+        const char *nl = strchr(line, '\n');
+        CHECK(nl != NULL && memchr(line, '\r', (size_t)(nl - line)) == NULL);
+        CHECK(nl == line || line[0] == ':' || strncmp(line, "id: ", 4) == 0 ||
+              strncmp(line, "event: ", 7) == 0 || strncmp(line, "data: ", 6) == 0);
+        line = nl + 1;
+    }
+    sm_buf_release(&out);
+}
+
 static void fuzz_target(const struct sm_http_router *router, const char *data, size_t size)
 {
     struct sm_http_target t;
@@ -147,6 +203,7 @@ static void fuzz_target(const struct sm_http_router *router, const char *data, s
         bool b;
         (void)sm_http_query_int(&req, &resp, t.query[i].name, 0, -1000, 1000, &v);
         (void)sm_http_query_bool(&req, &resp, t.query[i].name, false, &b);
+        check_events_value(t.query[i].value);
     }
     if (resp.is_json) {
         struct sm_err jerr = SM_ERR_INIT;

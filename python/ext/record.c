@@ -1282,7 +1282,7 @@ static struct sm_store *read_store(struct recorder_obj *r)
 {
     if (r->read_store == NULL) {
         struct sm_err err = SM_ERR_INIT;
-        struct sm_store *s = sm_store_open_sqlite(r->home, SM_STORE_SYNC_NORMAL, &err);
+        struct sm_store *s = sm_store_open_default(r->home, SM_STORE_SYNC_NORMAL, &err);
         if (s == NULL) {
             sm__raise_err(rec_state(r), &err);
             return NULL;
@@ -1739,7 +1739,7 @@ static PyObject *recorder_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs
     struct sm_err err = SM_ERR_INIT;
     struct sm_store *s;
     Py_BEGIN_ALLOW_THREADS;
-    s = sm_store_open_sqlite(home, mode, &err);
+    s = sm_store_open_default(home, mode, &err);
     Py_END_ALLOW_THREADS;
     if (s == NULL) {
         sm__raise_err(st, &err);
@@ -1904,7 +1904,8 @@ static int store_args(PyObject *self, PyObject *arg, const char *usage, struct s
     return -1;
 }
 
-/* _core.Store(home): the embedded store at home, for reading (and sematic cancel). */
+/* _core.Store(home): the store at home, for reading (and sematic cancel); the server's store
+ * instead when SEMATIC_API_ADDRESS is set (sm_store_open_default). */
 static PyObject *store_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
     static const char *const kwlist[] = {"home", NULL};
@@ -1917,7 +1918,7 @@ static PyObject *store_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     struct sm_err err = SM_ERR_INIT;
     struct sm_store *s;
     Py_BEGIN_ALLOW_THREADS;
-    s = sm_store_open_sqlite(home, SM_STORE_SYNC_NORMAL, &err);
+    s = sm_store_open_default(home, SM_STORE_SYNC_NORMAL, &err);
     Py_END_ALLOW_THREADS;
     if (s == NULL)
         return sm__raise_err(st, &err);

@@ -91,7 +91,8 @@ int sm__cli_home(char home[SM_CLI_PATH_MAX]);
 
 /*
  * Find the home and open (creating and migrating) the store there, as
- * Sematic's CLI migrates on every invocation. Returns SM_CLI_OK or
+ * Sematic's CLI migrates on every invocation; with SEMATIC_API_ADDRESS set,
+ * the store of that server instead (sm_store_open_default). Returns SM_CLI_OK or
  * SM_CLI_FAIL (message printed). Close with sm__cli_close().
  */
 int sm__cli_open(struct sm_cli_store *cs);

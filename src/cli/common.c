@@ -130,7 +130,7 @@ int sm__cli_open(struct sm_cli_store *cs)
     if (sm__cli_home(cs->home) != SM_CLI_OK)
         return SM_CLI_FAIL;
     struct sm_err err = SM_ERR_INIT;
-    cs->store = sm_store_open_sqlite(cs->home, SM_STORE_SYNC_NORMAL, &err);
+    cs->store = sm_store_open_default(cs->home, SM_STORE_SYNC_NORMAL, &err);
     if (cs->store == NULL)
         return sm__cli_store_fail(&err);
     return SM_CLI_OK;

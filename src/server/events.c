@@ -309,10 +309,17 @@ static int flush_held(struct sm__events *ev, struct sm_buf *out, int64_t seq)
 static int emit(struct sm__events *ev, struct sm_buf *out, unsigned kind, struct sm_jw *w,
                 struct sm_err *err)
 {
-    int rc = sm_jw_finish(w, err);
-    if (rc)
-        return rc;
-    rc = flush_held(ev, out, -1);
+    struct sm_err jerr = SM_ERR_INIT;
+    if (sm_jw_finish(w, &jerr) != 0) {
+        /* A record that cannot be written as JSON (or past the cap) is left out with a
+         * comment, rather than ending the stream: the client would reconnect into it. */
+        char note[320];
+        sm__http_textf(note, sizeof(note), "left out an event of kind %s: %s",
+                       sm__events_kind_name(kind), jerr.msg);
+        sm_buf_reset(&ev->json);
+        return sm__sse_comment(out, note) == 0 ? 0 : sm_errf(err, SM_ETOOBIG, "%s", note);
+    }
+    int rc = flush_held(ev, out, -1);
     rc = rc ? rc
             : sm__sse_event(&ev->held, -1, sm__events_kind_name(kind), ev->json.data, ev->json.len);
     sm_buf_reset(&ev->json);
@@ -375,6 +382,10 @@ static void key_time(struct sm_jw *w, const char *key, int64_t us)
 /* Text that may not be UTF-8 (a worker's raw output), as a JSON string. */
 static void text_value(struct sm_jw *w, const char *s, size_t len)
 {
+    if (s == NULL) {
+        sm_jw_null(w);
+        return;
+    }
     if (sm__http_is_utf8(s, len)) {
         sm_jw_string(w, s, len);
         return;
@@ -394,9 +405,9 @@ static void run_json(struct sm_jw *w, const struct sm_run_rec *r)
     key_id(w, "parent_id", r->parent_id);
     key_id(w, "original_run_id", r->original_run_id);
     sm_jw_keyz(w, "name");
-    sm_jw_stringz(w, r->name);
+    text_value(w, r->name, r->name != NULL ? strlen(r->name) : 0);
     sm_jw_keyz(w, "function_path");
-    sm_jw_stringz(w, r->function_path);
+    text_value(w, r->function_path, r->function_path != NULL ? strlen(r->function_path) : 0);
     sm_jw_keyz(w, "future_state");
     sm_jw_stringz(w, sm_state_name((enum sm_state)r->state));
     key_time(w, "created_at", r->created_at);

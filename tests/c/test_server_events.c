@@ -438,6 +438,30 @@ static void test_server_events__a_run_is_sent_with_the_sequence_that_last_wrote_
     sm__events_free(ev);
 }
 
+static void test_server_events__text_that_is_not_utf8_is_sent_cleaned(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    struct sm_run_rec r;
+    run_init(&r, 1, 1, SM_STATE_RAN);
+    r.name = "bad\xff name";
+    OK(sm_store_begin(f->s, &err));
+    OK(sm_store_put_run(f->s, &r, &err));
+    struct sm_log_rec line = {.stream = 2, .ts = 1, .text = "caf\xe9", .len = 4};
+    id_of(1, line.run_id);
+    OK(sm_store_append_log(f->s, &line, &err));
+    OK(sm_store_commit(f->s, &err));
+    struct sm__events *ev = sm__events_new(SM_EVENTS_ALL, NULL, 0);
+    struct events es = {0};
+    pump_all(ev, f->s, &es);
+    assert_int_equal(es.n, 2);
+    HAS(es.v[0].data, "\"name\":\"bad? name\"");
+    HAS(es.v[1].data, "\"stream\":\"stderr\",\"ts\":\"1970-01-01T00:00:00.000001+00:00\","
+                      "\"text\":\"caf?\"");
+    events_release(&es);
+    sm__events_free(ev);
+}
+
 static void test_server_events__a_big_batch_is_several_events_and_one_id(void **state)
 {
     struct fixture *f = *state;
@@ -846,6 +870,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_server_events__a_run_is_sent_with_the_sequence_that_last_wrote_it, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(test_server_events__text_that_is_not_utf8_is_sent_cleaned,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_server_events__a_big_batch_is_several_events_and_one_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_events__root_id_and_kinds_filter_what_is_sent,

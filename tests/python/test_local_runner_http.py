@@ -486,6 +486,36 @@ def test_http__addresses_that_are_not_our_server_are_clear_errors(server, tmp_pa
         _core.Store(str(tmp_path / "client"))
 
 
+def test_http__a_server_that_authenticates_takes_the_key_from_sematic_api_key(
+    tmp_path, monkeypatch
+):
+    srv = start_server(tmp_path / "server-home", env={"SEMATIC_AUTHENTICATE": "1"})
+    try:
+        made = subprocess.run(
+            [str(cli_path()), "users", "create", "me@example.com"],
+            env={**server_env(srv.home), "LD_PRELOAD": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        key = re.search(r"^API key: (\S+)$", made.stdout, re.M).group(1)
+        use_server(monkeypatch, srv, tmp_path / "client")
+        with pytest.raises(_core.SematicError) as info:
+            LocalRunner().run(add(1, 2))
+        assert str(info.value) == (
+            f"the Sematic server at '{srv.base_url}' wants an API key (401: Missing API key): "
+            "set SEMATIC_API_KEY to yours (`sematic users create EMAIL` on the server host "
+            "makes one)"
+        )
+        monkeypatch.setenv("SEMATIC_API_KEY", key)
+        f = pipeline(3, 5)
+        assert LocalRunner().run(f) == 24
+        assert api_client.get_pipeline_run(f.id).status == "COMPLETE"
+    finally:
+        srv.stop()
+
+
 def test_http__bad_batches_are_400s_naming_the_op_and_write_nothing(server, tmp_path):
     def post(body: Any) -> Any:
         status, _, data = server.request(

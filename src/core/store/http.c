@@ -315,7 +315,13 @@ static int answer_error(struct http_store *h, const char *method, long status, s
                : status == 507 ? SM_ENOSPC
                                : SM_EIO;
     int rc;
-    if (status == 413)
+    if (status == 401 || status == 403)
+        rc = sm_errf(err, SM_EINVAL,
+                     "the Sematic server at '%.80s' wants an API key (%ld: %.40s): set "
+                     "SEMATIC_API_KEY to yours (`sematic users create EMAIL` on the server host "
+                     "makes one)",
+                     h->url, status, msg ? msg : "refused");
+    else if (status == 413)
         rc = sm_errf(err, SM_ETOOBIG,
                      "the Sematic server at '%.60s' refused a request of %zu bytes as too large "
                      "(its SEMATIC_SERVER_MAX_BODY_BYTES, 64 MiB by default, takes values up to "
@@ -1031,10 +1037,7 @@ static int probe(struct http_store *h, struct sm_err *err)
     if (rc != 0)
         return rc;
     if (status == 401 || status == 403)
-        return sm_errf(err, SM_EINVAL,
-                       "the Sematic server at '%.100s' refused us (%ld): set SEMATIC_API_KEY to "
-                       "your API key",
-                       h->url, status);
+        return answer_error(h, "GET", status, 0, err);
     struct sm_json_doc doc = {0};
     struct sm_err perr = SM_ERR_INIT;
     const struct sm_json *seq = NULL;

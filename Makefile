@@ -176,7 +176,7 @@ server-asan-test: deps-test venv
 	SEMATIC_CLI=$(CURDIR)/build-asan/src/cli/sematic UBSAN_OPTIONS=$(UBSAN_OPTIONS_) \
 	    $(VENV)/bin/pytest tests/python/test_server_core.py tests/python/test_server_write.py \
 	    tests/python/test_server_read.py tests/python/test_server_auth.py \
-	    -p no:cacheprovider $(PYTEST_ARGS)
+	    tests/python/test_server_events.py -p no:cacheprovider $(PYTEST_ARGS)
 
 # ---- fuzzing ---------------------------------------------------------------
 

@@ -760,7 +760,7 @@ def test_events__streams_over_the_cap_are_503(tmp_path):
             "dashboard tab holds one) and retry"
         }
         a.close()
-        # The server notices the closed stream when it next waits: retry until it has.
+        # The slot comes back once the server has seen the connection go: retry until then.
         deadline = time.monotonic() + 30
         while True:
             c = EventStream(srv)

@@ -1,11 +1,12 @@
 # Sematic in C: the README's two commands and their helpers.
 #
 #   make demo    set up, install the package, run examples/first_pipeline.py
-#                with LocalRunner and list what it recorded
+#                with LocalRunner, list what it recorded, start the server
 #   make test    set up, install, then every suite: C unit tests (plain,
 #                ASan+UBSan, valgrind), pytest against the installed package,
 #                pytest against an ASan+UBSan build of the extension
 #   make bench   bench/overhead.py against plain Python and the real Sematic
+#   make bench-server  bench/server_load.py: wrk on our server and Sematic's
 #   make lint    clang-format --dry-run -Werror on the C sources (make format fixes)
 #   make fuzz    the HTTP request parsers under libFuzzer for FUZZ_SECONDS (300)
 #   make clean   remove build directories (distclean: the venvs and caches too)
@@ -39,13 +40,14 @@ VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kind
 UBSAN_OPTIONS_ := print_stacktrace=1:halt_on_error=1
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+BENCH_SERVER_ARGS ?=
 
-.PHONY: help demo test bench lint clean distclean deps-demo deps-test venv install \
+.PHONY: help demo test bench bench-server lint clean distclean deps-demo deps-test venv install \
         c-test asan-test valgrind-test py-test py-asan-test peers format \
         server-asan-test fuzz fuzz-smoke
 
 help:
-	@sed -n '3,12s/^# \{0,1\}//p' Makefile
+	@sed -n '3,13s/^# \{0,1\}//p' Makefile
 
 # ---- setup -----------------------------------------------------------------
 
@@ -101,8 +103,12 @@ demo: install
 	@cd examples && SEMATIC_PROGRESS=0 $(VPY) first_pipeline.py
 	@echo "make: the pipeline runs recorded so far (sematic runs):"
 	@$(VENV)/bin/sematic runs --limit 5
-	@echo "make: 'sematic show <id>' and 'sematic logs <id>' show one run; the dashboard"
-	@echo "make: ('sematic start') comes in a later release"
+	@echo "make: 'sematic show <id>' and 'sematic logs <id>' show one run"
+	@echo "make: starting the server (sematic start) on the same store:"
+	@$(VENV)/bin/sematic start
+	@echo "make: its API: curl -s 'http://127.0.0.1:$${SEMATIC_SERVER_PORT:-5001}/api/v1/runs?limit=5'"
+	@echo "make: live events: curl -sN http://127.0.0.1:$${SEMATIC_SERVER_PORT:-5001}/api/v1/events"
+	@echo "make: stop it with: $(VENV)/bin/sematic stop"
 
 # ---- make test -------------------------------------------------------------
 
@@ -213,6 +219,11 @@ peers:
 
 bench: install peers
 	$(VPY) bench/overhead.py $(BENCH_ARGS)
+
+# The API server under load (wrk), ours beside the real Sematic server.
+bench-server: install peers
+	$(call apt_ensure,wrk)
+	$(VPY) bench/server_load.py $(BENCH_SERVER_ARGS)
 
 C_SOURCES = $$(git ls-files --cached --others --exclude-standard -- \
 	'src/*.[ch]' 'include/*.h' 'python/ext/*.[ch]' 'tests/c/*.[ch]' 'bench/*.[ch]' 'fuzz/*.[ch]' \

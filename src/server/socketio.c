@@ -313,8 +313,19 @@ struct poll_ctx {
     uint64_t gen;      /* the session's poll_gen when this poll began */
     int epfd;          /* the session's eventfd and, when it could be made, inotify */
     int ifd;           /* inotify on the store's directory, -1 when none */
+    int recheck_ms;    /* look at the feed again this soon (0: no need), see poll_next() */
     bool is_done;
 };
+
+/*
+ * Inotify reports SQLite's write() to the WAL, which may come before the commit
+ * is visible (the commit is published through the -shm file's mapping, which
+ * sends no event). So a wake-up that found nothing new looks again after 5,
+ * 10, 20 ... 640 ms, as the events stream does, instead of waiting for the
+ * next ping to find the commit (seconds later).
+ */
+#define RECHECK_FIRST_MS 5
+#define RECHECK_LAST_MS 640
 
 static void poll_free(void *ctx)
 {
@@ -461,6 +472,8 @@ static int poll_next(void *ctx, struct sm_http_stream *stream, struct sm_buf *ou
 
     if (pc->ifd < 0 && wait_ms > FEED_FALLBACK_MS)
         wait_ms = FEED_FALLBACK_MS;
+    if (pc->recheck_ms > 0 && wait_ms > pc->recheck_ms)
+        wait_ms = pc->recheck_ms;
     if (wait_ms > INT_MAX)
         wait_ms = INT_MAX;
     enum sm_http_wait w = sm_http_stream_wait(stream, pc->epfd, (int)(wait_ms > 0 ? wait_ms : 0));
@@ -468,8 +481,12 @@ static int poll_next(void *ctx, struct sm_http_stream *stream, struct sm_buf *ou
         pc->is_done = true;
         return SM_HTTP_STREAM_END; /* the server stops or the client left */
     }
-    if (w == SM_HTTP_WAIT_READY)
-        drain_fd(pc->ifd);      /* the eventfd is reset by the next call, under the lock */
+    if (w == SM_HTTP_WAIT_READY) {
+        drain_fd(pc->ifd); /* the eventfd is reset by the next call, under the lock */
+        pc->recheck_ms = RECHECK_FIRST_MS;
+    } else if (pc->recheck_ms > 0) {
+        pc->recheck_ms = pc->recheck_ms * 2 > RECHECK_LAST_MS ? 0 : pc->recheck_ms * 2;
+    }
     return SM_HTTP_STREAM_MORE; /* nothing appended: called again at once */
 }
 

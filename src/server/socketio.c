@@ -63,6 +63,8 @@
  * max(interval, timeout) + 5 s). Tests shorten them (SEMATIC_SERVER_SOCKETIO_PING_*_MS). */
 #define PING_INTERVAL_MS 25000
 #define PING_TIMEOUT_MS 20000
+/* How many sessions closed by their client are remembered (hub.closed). */
+#define CLOSED_RING 64
 /* The largest payload a client may POST, advertised as maxPayload. */
 #define MAX_PAYLOAD_BYTES 1000000
 /* Sessions at once (one per running LocalRunner, and dashboards). */
@@ -95,7 +97,17 @@ static struct {
     pthread_mutex_t mu;
     struct session *list;
     size_t n;
-} hub = {PTHREAD_MUTEX_INITIALIZER, NULL, 0};
+    /*
+     * Sessions their client closed lately (a ring): python-engineio's reader
+     * may poll once more after sending its close, and gets the close packet
+     * back rather than a 400 for an unknown session.
+     */
+    struct {
+        char sid[SM_ID_HEX_LEN + 1];
+        int64_t at_ms;
+    } closed[CLOSED_RING];
+    size_t closed_next;
+} hub = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t mono_ms(void)
 {
@@ -150,6 +162,11 @@ static void session_close(struct session *s, bool by_server)
         return;
     s->is_closed = true;
     s->is_closed_by_server = by_server;
+    if (!by_server) {
+        size_t i = hub.closed_next++ % CLOSED_RING;
+        snprintf(hub.closed[i].sid, sizeof(hub.closed[i].sid), "%s", s->sid);
+        hub.closed[i].at_ms = mono_ms();
+    }
     wake(s);
     if (s->is_listed) {
         for (struct session **p = &hub.list; *p != NULL; p = &(*p)->next) {
@@ -248,8 +265,26 @@ static int check_query(struct sm_http_req *req, struct sm_http_resp *resp, bool 
     return 0;
 }
 
-static int unknown_session(struct sm_http_resp *resp, const char *sid)
+/* Whether the client of sid closed it within the last pingInterval + pingTimeout (hub.mu held). */
+static bool closed_by_client_lately(const char *sid)
 {
+    int64_t since = mono_ms() - (ping_interval_ms() + ping_timeout_ms());
+    for (size_t i = 0; i < CLOSED_RING; i++)
+        if (hub.closed[i].at_ms > since && strcmp(hub.closed[i].sid, sid) == 0)
+            return true;
+    return false;
+}
+
+/* The answer to a request for a session that is not listed; is_poll for a GET poll. */
+static int unknown_session(struct sm_http_resp *resp, const char *sid, bool is_poll)
+{
+    if (is_poll) {
+        pthread_mutex_lock(&hub.mu);
+        bool closed = closed_by_client_lately(sid);
+        pthread_mutex_unlock(&hub.mu);
+        if (closed) /* Engine.IO's close packet: its client closed it, and stops reading */
+            return sm_http_bytes(resp, 200, "text/plain; charset=UTF-8", "1", 1);
+    }
     char shown[64];
     sm__http_sanitize(sid, shown, sizeof(shown));
     return eio_error(resp, 400,
@@ -536,7 +571,7 @@ static int long_poll(struct sm_http_req *req, struct sm_http_resp *resp, const c
     }
     pthread_mutex_unlock(&hub.mu);
     if (s == NULL)
-        return unknown_session(resp, sid);
+        return unknown_session(resp, sid, true);
     if (busy)
         return eio_error(resp, 400,
                          "a poll is already waiting for Socket.IO session '%s'; send one GET at "
@@ -683,7 +718,7 @@ int sm__sio_post(struct sm_http_req *req, struct sm_http_resp *resp)
     }
     pthread_mutex_unlock(&hub.mu);
     if (s == NULL)
-        return unknown_session(resp, sid);
+        return unknown_session(resp, sid, false);
     return sm_http_bytes(resp, 200, "text/plain; charset=UTF-8", "ok", 2);
 }
 
@@ -701,7 +736,7 @@ int sm__test_sio_session(struct sm_http_req *req, struct sm_http_resp *resp)
             s = it;
     if (s == NULL) {
         pthread_mutex_unlock(&hub.mu);
-        return unknown_session(resp, sid);
+        return unknown_session(resp, sid, false);
     }
     struct sm_jw *w = sm_http_json(resp, 200);
     sm_jw_begin_object(w);

@@ -1,8 +1,8 @@
 /*
- * test_store_fixture.h: what test_store_query.c and test_store_server.c
- * share: a fresh store in a temporary home per test, assertion macros that
- * print the error's code and message, and record builders. (test_store.c
- * predates it and keeps its own.)
+ * test_store_fixture.h: what the store's test programs (test_store.c,
+ * test_store_query.c, test_store_server.c) share: a fresh store in a
+ * temporary home per test, assertion macros that print the error's code and
+ * message, and record builders.
  *
  * Include after <cmocka.h>; every function is static.
  */

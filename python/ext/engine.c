@@ -34,6 +34,7 @@
 
 #include <string.h>
 #include <structmember.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,7 +135,7 @@ static void graph_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
-/* Mix a 64-bit value (splitmix64 finaliser): ids look random but cost no syscall. */
+/* Mix a 64-bit value (splitmix64 finaliser). */
 static uint64_t mix64(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ULL;
@@ -158,18 +159,16 @@ static PyObject *graph_new_obj(struct sm_py_state *st)
     go->failed_run = -1;
     go->is_running = false;
     go->recorder = NULL;
-    /* Seed from the address, the clock and a counter in the randomized hash of a new object. */
-    PyObject *probe = PyLong_FromVoidPtr(go);
-    Py_hash_t h = probe ? PyObject_Hash(probe) : 0;
-    Py_XDECREF(probe);
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        go->id_ms =
-            ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) & 0xFFFFFFFFFFFFULL;
-    }
-    go->id_seed = mix64((uint64_t)(uintptr_t)go ^ (uint64_t)sm_graph_now_ms(go->g) ^
-                        ((uint64_t)h << 17) ^ (uint64_t)getpid());
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    go->id_ms = ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) & 0xFFFFFFFFFFFFULL;
+    /* The seed must differ between processes that make graphs in the same millisecond (two
+     * runners sharing a server): the kernel's randomness, not the address, clock and pid, whose
+     * xor collides (heap addresses repeat from one process to the next under ASan). */
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)(uintptr_t)go ^ ((uint64_t)getpid() << 40) ^ (uint64_t)ts.tv_nsec;
+    go->id_seed = mix64(seed);
     PyObject_GC_Track(go);
     return (PyObject *)go;
 }

@@ -7,6 +7,7 @@
 #                pytest against an ASan+UBSan build of the extension
 #   make bench   bench/overhead.py against plain Python and the real Sematic
 #   make bench-server  bench/server_load.py: wrk on our server and Sematic's
+#   make ui      build the dashboard (ui/dist) from the npm lockfile
 #   make lint    clang-format --dry-run -Werror on the C sources (make format fixes)
 #   make fuzz    the HTTP request parsers under libFuzzer for FUZZ_SECONDS (300)
 #   make clean   remove build directories (distclean: the venvs and caches too)
@@ -44,7 +45,7 @@ BENCH_SERVER_ARGS ?=
 
 .PHONY: help demo test bench bench-server lint clean distclean deps-demo deps-test venv install \
         c-test asan-test valgrind-test py-test py-asan-test peers format \
-        server-asan-test fuzz fuzz-smoke
+        server-asan-test fuzz fuzz-smoke ui ui-deps ui-test
 
 help:
 	@sed -n '3,13s/^# \{0,1\}//p' Makefile
@@ -96,6 +97,29 @@ install: venv
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation \
 	    --no-deps -Cbuild-dir=build-pip .
 
+# ---- the dashboard ---------------------------------------------------------
+
+# Node 20.19 or newer (Vite 7); Debian 12's own nodejs is 18, so a missing or
+# older node is an error that says what to install rather than an apt-get.
+UI_SOURCES := $(shell find ui/src ui/index.html ui/vite.config.ts ui/tsconfig*.json -type f 2>/dev/null)
+
+ui-deps:
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)' \
+	    || { echo "make: the dashboard needs Node.js 20.19 or newer (have: $$(node --version 2>/dev/null || echo none)); install it, e.g. from nodesource" >&2; exit 1; }
+	@if ! cmp -s ui/package-lock.json ui/node_modules/.package-lock.copy; then \
+	    echo "make: npm ci in ui/"; (cd ui && npm ci --no-audit --no-fund --loglevel=error); \
+	    cp ui/package-lock.json ui/node_modules/.package-lock.copy; fi
+
+ui: ui/dist/index.html
+
+ui/dist/index.html: $(UI_SOURCES) ui/package-lock.json | ui-deps
+	@echo "make: building the dashboard (ui/dist)"
+	@cd ui && npm run --silent build
+
+# Typecheck, then the component tests (Vitest, jsdom).
+ui-test: ui-deps
+	cd ui && npx tsc -b && npx vitest run
+
 # ---- make demo -------------------------------------------------------------
 
 demo: install
@@ -112,7 +136,7 @@ demo: install
 
 # ---- make test -------------------------------------------------------------
 
-test: lint c-test asan-test valgrind-test py-test py-asan-test server-asan-test fuzz-smoke
+test: lint c-test asan-test valgrind-test py-test py-asan-test server-asan-test fuzz-smoke ui-test
 	@echo "make: all suites passed"
 
 # meson_build(dir, options): configures `dir` afresh when it has no build

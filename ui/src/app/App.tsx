@@ -1,5 +1,9 @@
 import type { ReactElement } from 'react';
 import { BrowserRouter, NavLink, Navigate, Route, Routes } from 'react-router-dom';
+import { PipelinePage } from '../features/pipelines/PipelinePage';
+import { PipelinesPage } from '../features/pipelines/PipelinesPage';
+import { RunPage } from '../features/run/RunPage';
+import { RunsPage } from '../features/runs/RunsPage';
 import { ErrorBoundary } from './ErrorBoundary';
 
 /** The dashboard's shell: the top bar and one route per page, each in its own error boundary. */
@@ -19,8 +23,10 @@ export function App(): ReactElement {
         <ErrorBoundary region="page">
           <Routes>
             <Route path="/" element={<Navigate to="/pipelines" replace />} />
-            <Route path="/pipelines" element={<p>Pipelines</p>} />
-            <Route path="/runs" element={<p>Runs</p>} />
+            <Route path="/pipelines" element={<PipelinesPage />} />
+            <Route path="/pipeline/:functionPath" element={<PipelinePage />} />
+            <Route path="/runs" element={<RunsPage />} />
+            <Route path="/runs/:rootId" element={<RunPage />} />
             <Route path="*" element={<p>No page here.</p>} />
           </Routes>
         </ErrorBoundary>

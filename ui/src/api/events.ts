@@ -4,7 +4,7 @@
  * travel in `X-API-KEY`. Reconnects by itself, resuming after the last
  * change sequence it saw, so no commit is missed or repeated.
  */
-import { apiHeaders, query } from './http';
+import { apiHeaders, notifyUnauthorized, query } from './http';
 import type { EventName, EventPayloads } from './types';
 
 export interface SseMessage {
@@ -87,6 +87,7 @@ export function subscribeEvents(
           headers: apiHeaders({ Accept: 'text/event-stream' }),
           signal: controller.signal,
         });
+        if (resp.status === 401) notifyUnauthorized('Missing API key');
         if (!resp.ok || resp.body === null) throw new Error(`events: HTTP ${resp.status}`);
         onStatus?.(true);
         retryMs = 1000;

@@ -19,6 +19,25 @@ export function setApiKey(key: string | null): void {
   else window.localStorage.setItem(API_KEY_STORAGE, key);
 }
 
+type UnauthorizedListener = (message: string) => void;
+const unauthorizedListeners = new Set<UnauthorizedListener>();
+
+/**
+ * Calls `listener` whenever the server answers 401 (no API key, or one that
+ * is no user's): the shell shows the login page then. Returns the unsubscribe.
+ */
+export function onUnauthorized(listener: UnauthorizedListener): () => void {
+  unauthorizedListeners.add(listener);
+  return () => {
+    unauthorizedListeners.delete(listener);
+  };
+}
+
+/** Tells the onUnauthorized listeners; the HTTP client and the change feed call it on a 401. */
+export function notifyUnauthorized(message: string): void {
+  for (const l of [...unauthorizedListeners]) l(message);
+}
+
 /** A request the server answered with an error status, or that got no answer (status 0). */
 export class ApiError extends Error {
   constructor(
@@ -72,6 +91,7 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
       json !== null && typeof json === 'object' && 'error' in json && typeof json.error === 'string'
         ? json.error
         : `${method} ${path} failed with HTTP ${resp.status}`;
+    if (resp.status === 401) notifyUnauthorized(msg);
     throw new ApiError(resp.status, msg);
   }
   return json as T;

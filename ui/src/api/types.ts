@@ -157,3 +157,23 @@ export interface EventPayloads {
 }
 
 export type EventName = keyof EventPayloads;
+
+/** `GET /api/v1/runs/:id/metrics`: the pipeline metrics of the run's function. */
+export interface RunMetrics {
+  /** Per function path, the average `resolved_at - started_at` in seconds of its resolved runs. */
+  avg_runtime_children: Record<string, number | null>;
+  count_by_state: Partial<Record<FutureState, number>>;
+  total_count: number;
+}
+
+/** `GET /authenticate`. */
+export interface AuthenticateInfo {
+  authenticate: boolean;
+  providers: Record<string, unknown>;
+}
+
+/** A condition of `GET /api/v1/runs?filters=` (docs/server.md "The read API"). */
+export type RunFilter =
+  | { AND: RunFilter[] }
+  | { OR: RunFilter[] }
+  | { [column: string]: { eq: string | null } | { in: string[] } | { contains: string } };

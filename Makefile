@@ -1,7 +1,8 @@
 # Sematic in C: the README's two commands and their helpers.
 #
-#   make demo    set up, install the package, run examples/first_pipeline.py
-#                with LocalRunner, list what it recorded, start the server
+#   make demo    set up, build the dashboard, install the package, run
+#                examples/first_pipeline.py with LocalRunner, list what it
+#                recorded, start the server and print the run's dashboard URL
 #   make test    set up, install, then every suite: C unit tests (plain,
 #                ASan+UBSan, valgrind), pytest against the installed package,
 #                pytest against an ASan+UBSan build of the extension
@@ -48,7 +49,7 @@ BENCH_SERVER_ARGS ?=
         server-asan-test fuzz fuzz-smoke ui ui-deps ui-test
 
 help:
-	@sed -n '3,13s/^# \{0,1\}//p' Makefile
+	@sed -n '3,14s/^# \{0,1\}//p' Makefile
 
 # ---- setup -----------------------------------------------------------------
 
@@ -91,8 +92,9 @@ venv: deps-demo
 	    cp requirements-dev.txt $(VENV)/.requirements-dev.txt; fi
 
 # A real install of the wheel (not editable: import time matters), built by
-# meson-python in build-pip so that a rebuild is incremental.
-install: venv
+# meson-python in build-pip so that a rebuild is incremental. The dashboard is
+# built first (from the lockfile), so the wheel ships it as sematic/ui.
+install: venv ui
 	@echo "make: pip install . (build dir build-pip)"
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation \
 	    --no-deps -Cbuild-dir=build-pip .
@@ -129,10 +131,14 @@ demo: install
 	@$(VENV)/bin/sematic runs --limit 5
 	@echo "make: 'sematic show <id>' and 'sematic logs <id>' show one run"
 	@echo "make: starting the server (sematic start) on the same store:"
-	@$(VENV)/bin/sematic start
-	@echo "make: its API: curl -s 'http://127.0.0.1:$${SEMATIC_SERVER_PORT:-5001}/api/v1/runs?limit=5'"
-	@echo "make: live events: curl -sN http://127.0.0.1:$${SEMATIC_SERVER_PORT:-5001}/api/v1/events"
-	@echo "make: stop it with: $(VENV)/bin/sematic stop"
+	@out="$$($(VENV)/bin/sematic start)"; echo "$$out"; \
+	url="$$(sed -n 's/.*Sematic dashboard: \(http[^ ]*\).*/\1/p' <<<"$$out" | head -n 1)"; \
+	root="$$($(VENV)/bin/sematic runs --limit 1 --json | $(VPY) -c 'import json, sys; r = json.load(sys.stdin); print(r[0]["id"] if r else "")')"; \
+	echo "make: its API: curl -s '$$url/api/v1/runs?limit=5'"; \
+	echo "make: live events: curl -sN $$url/api/v1/events"; \
+	echo "make: stop it with: $(VENV)/bin/sematic stop"; \
+	echo "make: the example's run in the dashboard (open it in a browser):"; \
+	echo "  $$url/runs/$$root"
 
 # ---- make test -------------------------------------------------------------
 

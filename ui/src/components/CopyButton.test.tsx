@@ -12,6 +12,7 @@ describe('CopyButton', () => {
       </div>,
     );
     const button = screen.getByTestId('copy-id');
+    expect(button.querySelector('svg')).not.toBeNull();
     await act(async () => {
       fireEvent.click(button);
     });

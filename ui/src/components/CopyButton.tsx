@@ -29,6 +29,15 @@ async function writeClipboard(text: string): Promise<void> {
   }
 }
 
+function CopyIcon(): ReactElement {
+  return (
+    <svg width="12" height="12" viewBox="0 0 16 16" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="1.5">
+      <rect x="5.5" y="5.5" width="8" height="9" rx="1.5" />
+      <path d="M10.5 3.5v-1a1 1 0 0 0-1-1h-6a1 1 0 0 0-1 1v8a1 1 0 0 0 1 1h1" />
+    </svg>
+  );
+}
+
 /** A small button that copies `text` and says so for a moment. */
 export function CopyButton({ text, label = 'Copy', testId = 'copy' }: CopyButtonProps): ReactElement {
   const [copied, setCopied] = useState<'no' | 'yes' | 'failed'>('no');
@@ -53,7 +62,7 @@ export function CopyButton({ text, label = 'Copy', testId = 'copy' }: CopyButton
       title={copied === 'failed' ? 'Could not copy' : label}
       onClick={onClick}
     >
-      {copied === 'yes' ? '✓' : copied === 'failed' ? '✗' : '⧉'}
+      {copied === 'yes' ? '✓' : copied === 'failed' ? '✗' : <CopyIcon />}
     </button>
   );
 }

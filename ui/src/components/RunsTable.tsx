@@ -33,10 +33,8 @@ function cell(run: Run, column: RunColumn, href: string): ReactElement {
   switch (column) {
     case 'id':
       return (
-        <td key={column} className="mono nowrap">
-          <Link to={href} title={run.id}>
-            {run.id.slice(0, 8)}
-          </Link>
+        <td key={column} className="mono small nowrap">
+          <Link to={href}>{run.id}</Link>
           <CopyButton text={run.id} label="Copy run id" testId="copy-run-id" />
         </td>
       );

@@ -21,6 +21,8 @@ describe('formatRelativeTime', () => {
     expect(formatRelativeTime('2026-11-21T11:00:00+00:00', now)).toBe('yesterday');
     expect(formatRelativeTime('2026-11-19T11:00:00+00:00', now)).toBe('3 days ago');
     expect(formatRelativeTime(null, now)).toBe('—');
+    expect(formatRelativeTime('2026-11-22T12:00:03+00:00', now)).toBe('just now'); // clock skew
+    expect(formatRelativeTime('2026-11-22T13:00:00+00:00', now)).toMatch(/^2026-11-22 \d\d:00:00$/);
   });
 });
 

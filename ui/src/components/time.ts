@@ -26,7 +26,8 @@ export function formatRelativeTime(t: IsoTime | null | undefined, now: number = 
   const ms = parseTime(t);
   if (ms === null) return '—';
   const ago = Math.round((now - ms) / 1000);
-  if (ago < 0) return formatAbsoluteTime(t);
+  // A minute ahead is the clocks of the server and the browser disagreeing.
+  if (ago < -60) return formatAbsoluteTime(t);
   if (ago < 5) return 'just now';
   if (ago < 60) return `${ago} s ago`;
   if (ago < 3600) return `${Math.floor(ago / 60)} min ago`;

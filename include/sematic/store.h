@@ -266,6 +266,18 @@ union sm_row_fn {
     sm_note_fn note;
 };
 
+/* A run of a pipeline's compact graph (sm_store_read_dag). */
+struct sm_dag_run {
+    const char *id;        /* 32 hex */
+    const char *parent_id; /* NULL for none */
+    const char *name;
+    const char *function_path;
+    int state; /* enum sm_state */
+};
+
+typedef int (*sm_dag_run_fn)(void *ctx, const struct sm_dag_run *run);
+typedef int (*sm_dag_edge_fn)(void *ctx, const char *source_run_id, const char *destination_run_id);
+
 /* The longest cursor a listing hands out, with its NUL. */
 #define SM_CURSOR_MAX 128
 
@@ -357,6 +369,10 @@ struct sm_store_ops {
     int (*get_object)(struct sm_store *s, const char *ns, const char *key, struct sm_buf *out,
                       struct sm_err *err);
     const char *(*watch_path)(struct sm_store *s);
+    int (*list_pipeline)(struct sm_store *s, enum sm_entity e, const char *root_id,
+                         union sm_row_fn fn, void *ctx, struct sm_err *err);
+    int (*read_dag)(struct sm_store *s, const char *root_id, int64_t *change_seq,
+                    sm_dag_run_fn run_fn, sm_dag_edge_fn edge_fn, void *ctx, struct sm_err *err);
 };
 
 struct sm_store {
@@ -517,6 +533,37 @@ int sm_store_query_edges(struct sm_store *s, const struct sm_query *q, sm_edge_f
                          struct sm_page *page, struct sm_err *err);
 int sm_store_query_notes(struct sm_store *s, const struct sm_query *q, sm_note_fn fn, void *ctx,
                          struct sm_page *page, struct sm_err *err);
+
+/* ------------------------------------------------------------ whole pipelines */
+
+/*
+ * Every run (e = SM_ENTITY_RUNS, fn.run), edge (SM_ENTITY_EDGES, fn.edge) or
+ * artifact on its edges (SM_ENTITY_ARTIFACTS, fn.artifact) of pipeline run
+ * root_id, in the order the store holds them: runs and edges in the order
+ * they were first written, artifacts by id. Nothing is sorted, so this is
+ * the cheapest way to read a whole pipeline (GET /api/v1/runs/:id/graph?root=1
+ * reads 100,000 runs so). Each call is one read transaction. Row strings are
+ * valid during the callback; callbacks may call the store.
+ * Returns 0, fn's non-zero value, SM_EINVAL (root_id, another entity),
+ * SM_EIO, SM_EBUSY, SM_ESTATE (the HTTP store: the server's call).
+ */
+int sm_store_list_pipeline(struct sm_store *s, enum sm_entity e, const char *root_id,
+                           union sm_row_fn fn, void *ctx, struct sm_err *err);
+
+/*
+ * The structure of pipeline run root_id, read in one read transaction (or
+ * in the open batch): the store's change sequence into *change_seq, then
+ * each run of the pipeline (run_fn) in the order first written, then each
+ * edge of it whose source and destination runs are both set (edge_fn, as
+ * written; duplicates are not removed). The rows are exactly the state at
+ * *change_seq, so a reader that then follows the change feed after it
+ * (sm_store_list_events) misses nothing. An unknown root_id has no runs
+ * (not an error). Strings are valid during the callback.
+ * Returns 0, a callback's non-zero value, SM_EINVAL (root_id, a NULL
+ * argument), SM_EIO, SM_EBUSY, SM_ECORRUPT, SM_ESTATE (the HTTP store).
+ */
+int sm_store_read_dag(struct sm_store *s, const char *root_id, int64_t *change_seq,
+                      sm_dag_run_fn run_fn, sm_dag_edge_fn edge_fn, void *ctx, struct sm_err *err);
 
 /* ------------------------------------------------------------ the change feed */
 

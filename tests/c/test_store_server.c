@@ -3,7 +3,8 @@
  * artifacts written by Sematic's own client (40-hex ids, payload in
  * storage), storage objects and the names they refuse, notes, metric
  * points and their roll-ups, users and API keys, and the change feed
- * (events after a sequence number).
+ * (events after a sequence number), whole pipelines in write order and
+ * their compact graph (sm_store_list_pipeline, sm_store_read_dag).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -694,6 +695,195 @@ static void test_store_server__a_batch_touching_many_roots_says_so_with_null(voi
     assert_string_equal(g.payload[0], "NULL");
 }
 
+/* ------------------------------------------------------------ whole pipelines */
+
+struct seen {
+    char ids[16][SM_SHA256_HEX_LEN + 1];
+    char other[16][SM_ID_HEX_LEN + 1]; /* a run's parent, an edge's destination */
+    char names[16][16];
+    int states[16];
+    int n;
+};
+
+static int seen_run(void *ctx, const struct sm_run_rec *r)
+{
+    struct seen *s = ctx;
+    snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", r->id);
+    snprintf(s->other[s->n++], sizeof(s->other[0]), "%s", r->parent_id);
+    return 0;
+}
+
+static int seen_edge(void *ctx, const struct sm_edge_rec *e)
+{
+    struct seen *s = ctx;
+    snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", e->id);
+    return 0;
+}
+
+static int seen_artifact(void *ctx, const struct sm_artifact_rec *a)
+{
+    struct seen *s = ctx;
+    snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", a->id);
+    return 0;
+}
+
+static int seen_dag_run(void *ctx, const struct sm_dag_run *r)
+{
+    struct seen *s = ctx;
+    snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", r->id);
+    snprintf(s->other[s->n], sizeof(s->other[0]), "%s", r->parent_id ? r->parent_id : "-");
+    snprintf(s->names[s->n], sizeof(s->names[0]), "%s|%s", r->name, r->function_path);
+    s->states[s->n++] = r->state;
+    return 0;
+}
+
+static int seen_dag_edge(void *ctx, const char *source, const char *destination)
+{
+    struct seen *s = ctx;
+    snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", source);
+    snprintf(s->other[s->n++], sizeof(s->other[0]), "%s", destination);
+    return 0;
+}
+
+/* Pipeline 1: runs 3 (child of 2), 2 and 1 written in that order; edges 3->2 twice, an input of
+ * 3, an output of 2; one edge of pipeline 10. Artifacts sha1_id and a second one. */
+static void put_children_first(struct fixture *f, char art2[SM_SHA1_HEX_LEN + 1])
+{
+    struct sm_err err = SM_ERR_INIT;
+    snprintf(art2, SM_SHA1_HEX_LEN + 1, "%s", "fedcba9876543210fedcba9876543210fedcba98");
+    OK(sm_store_begin(f->s, &err));
+    struct sm_artifact_rec a;
+    sematic_artifact(&a, sha1_id);
+    OK(sm_store_put_artifact(f->s, &a, NULL, 0, &err));
+    sematic_artifact(&a, art2);
+    OK(sm_store_put_artifact(f->s, &a, NULL, 0, &err));
+    struct sm_run_rec r;
+    run_init(&r, 3, 1, SM_STATE_FAILED);
+    id_of(2, r.parent_id);
+    r.name = "leaf";
+    OK(sm_store_put_run(f->s, &r, &err));
+    run_init(&r, 2, 1, SM_STATE_NESTED_FAILED);
+    OK(sm_store_put_run(f->s, &r, &err));
+    run_init(&r, 1, 1, SM_STATE_NESTED_FAILED);
+    OK(sm_store_put_run(f->s, &r, &err));
+    static const struct {
+        unsigned id, root, source, destination;
+        int art;
+    } edges[] = {{101, 1, 3, 2, 1},
+                 {102, 1, 3, 2, 1},
+                 {103, 1, 0, 3, 2},
+                 {104, 1, 2, 0, 1},
+                 {105, 10, 3, 2, 1}};
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        struct sm_edge_rec e;
+        memset(&e, 0, sizeof(e));
+        id_of(edges[i].id, e.id);
+        id_of(edges[i].root, e.root_id);
+        if (edges[i].source)
+            id_of(edges[i].source, e.source_run_id);
+        if (edges[i].destination)
+            id_of(edges[i].destination, e.destination_run_id);
+        snprintf(e.artifact_id, sizeof(e.artifact_id), "%s", edges[i].art == 1 ? sha1_id : art2);
+        e.created_at = 100 - (int64_t)i; /* newest first: write order is not time order */
+        OK(sm_store_put_edge(f->s, &e, &err));
+    }
+    OK(sm_store_commit(f->s, &err));
+    /* A rewrite keeps a run's place. */
+    OK(sm_store_begin(f->s, &err));
+    run_init(&r, 3, 1, SM_STATE_FAILED);
+    id_of(2, r.parent_id);
+    r.name = "leaf";
+    r.updated_at = 5000000;
+    OK(sm_store_put_run(f->s, &r, &err));
+    OK(sm_store_commit(f->s, &err));
+}
+
+static void test_store_server__a_whole_pipeline_is_listed_in_write_order(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    char art2[SM_SHA1_HEX_LEN + 1], id[SM_ID_HEX_LEN + 1], root[SM_ID_HEX_LEN + 1];
+    put_children_first(f, art2);
+    id_of(1, root);
+
+    struct seen s = {0};
+    OK(sm_store_list_pipeline(f->s, SM_ENTITY_RUNS, root, (union sm_row_fn){.run = seen_run}, &s,
+                              &err));
+    assert_int_equal(s.n, 3);
+    unsigned want_runs[] = {3, 2, 1};
+    for (int i = 0; i < 3; i++) {
+        id_of(want_runs[i], id);
+        assert_string_equal(s.ids[i], id);
+    }
+    id_of(2, id);
+    assert_string_equal(s.other[0], id);
+
+    memset(&s, 0, sizeof(s));
+    OK(sm_store_list_pipeline(f->s, SM_ENTITY_EDGES, root, (union sm_row_fn){.edge = seen_edge}, &s,
+                              &err));
+    assert_int_equal(s.n, 4);
+    for (int i = 0; i < 4; i++) {
+        id_of(101 + (unsigned)i, id);
+        assert_string_equal(s.ids[i], id);
+    }
+
+    memset(&s, 0, sizeof(s));
+    OK(sm_store_list_pipeline(f->s, SM_ENTITY_ARTIFACTS, root,
+                              (union sm_row_fn){.artifact = seen_artifact}, &s, &err));
+    assert_int_equal(s.n, 2); /* each once, in the order the edges name them */
+    assert_string_equal(s.ids[0], sha1_id);
+    assert_string_equal(s.ids[1], art2);
+
+    FAILS(SM_EINVAL, sm_store_list_pipeline(f->s, SM_ENTITY_NOTES, root,
+                                            (union sm_row_fn){.run = seen_run}, &s, &err));
+    HAS(err.msg, "pass runs, edges or artifacts");
+    sm_err_clear(&err);
+    FAILS(SM_EINVAL, sm_store_list_pipeline(f->s, SM_ENTITY_RUNS, "nope",
+                                            (union sm_row_fn){.run = seen_run}, &s, &err));
+}
+
+static void test_store_server__a_dag_is_read_with_its_change_seq(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    char art2[SM_SHA1_HEX_LEN + 1], id[SM_ID_HEX_LEN + 1], root[SM_ID_HEX_LEN + 1];
+    put_children_first(f, art2);
+    id_of(1, root);
+
+    struct seen s = {0};
+    int64_t seq = -1;
+    OK(sm_store_read_dag(f->s, root, &seq, seen_dag_run, seen_dag_edge, &s, &err));
+    assert_int_equal(seq, sm_store_change_seq(f->s));
+    assert_int_equal(s.n, 3 + 2); /* three runs, then the two edges 3 -> 2 */
+    id_of(3, id);
+    assert_string_equal(s.ids[0], id);
+    assert_string_equal(s.names[0], "leaf|mod.step");
+    assert_int_equal(s.states[0], SM_STATE_FAILED);
+    assert_string_equal(s.other[2], "-"); /* the root has no parent */
+    for (int i = 3; i < 5; i++) {
+        id_of(3, id);
+        assert_string_equal(s.ids[i], id);
+        id_of(2, id);
+        assert_string_equal(s.other[i], id);
+    }
+
+    /* Inside a batch, the batch's transaction holds the reads. */
+    OK(sm_store_begin(f->s, &err));
+    memset(&s, 0, sizeof(s));
+    OK(sm_store_read_dag(f->s, root, &seq, seen_dag_run, seen_dag_edge, &s, &err));
+    assert_int_equal(s.n, 5);
+    sm_store_rollback(f->s);
+
+    /* An unknown pipeline has nothing; bad arguments are refused. */
+    memset(&s, 0, sizeof(s));
+    id_of(77, id);
+    OK(sm_store_read_dag(f->s, id, &seq, seen_dag_run, seen_dag_edge, &s, &err));
+    assert_int_equal(s.n, 0);
+    FAILS(SM_EINVAL, sm_store_read_dag(f->s, "x", &seq, seen_dag_run, seen_dag_edge, &s, &err));
+    sm_err_clear(&err);
+    FAILS(SM_EINVAL, sm_store_read_dag(f->s, root, NULL, seen_dag_run, seen_dag_edge, &s, &err));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -706,6 +896,8 @@ int main(void)
         T(test_store_server__api_keys_are_shown_once_and_found_by_hash),
         T(test_store_server__events_list_every_change_after_a_sequence),
         T(test_store_server__a_batch_touching_many_roots_says_so_with_null),
+        T(test_store_server__a_whole_pipeline_is_listed_in_write_order),
+        T(test_store_server__a_dag_is_read_with_its_change_seq),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -918,6 +918,21 @@ static int http_get_object(struct sm_store *s, const char *ns, const char *key, 
     return server_only(s, "read a storage object", err);
 }
 
+static int http_list_pipeline(struct sm_store *s, enum sm_entity e, const char *root_id,
+                              union sm_row_fn fn, void *ctx, struct sm_err *err)
+{
+    (void)e, (void)root_id, (void)fn, (void)ctx;
+    return server_only(s, "list a whole pipeline", err);
+}
+
+static int http_read_dag(struct sm_store *s, const char *root_id, int64_t *change_seq,
+                         sm_dag_run_fn run_fn, sm_dag_edge_fn edge_fn, void *ctx,
+                         struct sm_err *err)
+{
+    (void)root_id, (void)change_seq, (void)run_fn, (void)edge_fn, (void)ctx;
+    return server_only(s, "read a pipeline's graph", err);
+}
+
 /* No local file changes when the server's store does: watchers fall back to their timeout. */
 static const char *http_watch_path(struct sm_store *s)
 {
@@ -984,6 +999,8 @@ static const struct sm_store_ops http_ops = {
     .put_object = http_put_object,
     .get_object = http_get_object,
     .watch_path = http_watch_path,
+    .list_pipeline = http_list_pipeline,
+    .read_dag = http_read_dag,
 };
 
 static char *dup_n(const char *s, size_t n)

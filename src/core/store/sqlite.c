@@ -2101,4 +2101,6 @@ static const struct sm_store_ops sqlite_ops = {
     .put_object = sm__sq_put_object,
     .get_object = sm__sq_get_object,
     .watch_path = sq_watch_path,
+    .list_pipeline = sm__sq_list_pipeline,
+    .read_dag = sm__sq_read_dag,
 };

@@ -291,6 +291,34 @@ int sm_store_list_edges(struct sm_store *s, const char *root_id, const char *run
     return s->ops->list_edges(s, root_id, run_id, fn, ctx, err);
 }
 
+int sm_store_list_pipeline(struct sm_store *s, enum sm_entity e, const char *root_id,
+                           union sm_row_fn fn, void *ctx, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("root run id", root_id, SM_ID_HEX_LEN);
+    if (e != SM_ENTITY_RUNS && e != SM_ENTITY_EDGES && e != SM_ENTITY_ARTIFACTS)
+        return sm_errf(err, SM_EINVAL,
+                       "cannot list the %s of a pipeline: pass runs, edges or artifacts",
+                       sm_entity_name(e));
+    CHECK_PRESENT("pipeline callback", fn.run);
+    return s->ops->list_pipeline(s, e, root_id, fn, ctx, err);
+}
+
+int sm_store_read_dag(struct sm_store *s, const char *root_id, int64_t *change_seq,
+                      sm_dag_run_fn run_fn, sm_dag_edge_fn edge_fn, void *ctx, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_ID("root run id", root_id, SM_ID_HEX_LEN);
+    CHECK_PRESENT("change sequence output", change_seq);
+    CHECK_PRESENT("dag run callback", run_fn);
+    CHECK_PRESENT("dag edge callback", edge_fn);
+    return s->ops->read_dag(s, root_id, change_seq, run_fn, edge_fn, ctx, err);
+}
+
 int sm_store_list_artifacts(struct sm_store *s, const char *root_id, sm_artifact_fn fn, void *ctx,
                             struct sm_err *err)
 {

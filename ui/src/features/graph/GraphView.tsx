@@ -95,6 +95,7 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
   const stats = useRef({ drawn: 0, lastFrameMs: 0, frameStart: 0 });
   const drawn = useRef<Uint8Array>(EMPTY_DRAWN);
   const ready = useRef(false);
+  const [isReady, setReady] = useState(false);
   const raf = useRef(0);
   const props = useRef({ model, layout, selected, onSelect, onToggle });
   props.current = { model, layout, selected, onSelect, onToggle };
@@ -102,8 +103,8 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
   const markReady = useCallback((): void => {
     if (ready.current || box.current === null) return;
     ready.current = true;
-    box.current.dataset.ready = 'true';
     performance.mark('sematic:graph-ready');
+    setReady(true);
   }, []);
 
   const drawCanvas = useCallback((t: Transform, view: Rect): number => {
@@ -198,7 +199,6 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
       if (next !== modeRef.current) {
         modeRef.current = next;
         setMode(next);
-        if (box.current !== null) box.current.dataset.renderMode = next;
       }
       setDetail((d) => (d === detailFor(t.k) ? d : detailFor(t.k)));
       if (next === 'canvas') {
@@ -405,6 +405,7 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
       ref={box}
       className={`graph-box detail-${detail}`}
       data-testid="run-graph"
+      data-ready={isReady ? 'true' : 'false'}
       data-node-count={layout.nodes.length}
       data-render-mode={mode}
       tabIndex={0}

@@ -23,6 +23,9 @@ int sm__api_run_get(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__api_run_graph(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__api_run_external_resources(struct sm_http_req *req, struct sm_http_resp *resp);
 
+/* dag.c: the compact graph of a run's pipeline, for the dashboard (ours, not Sematic's). */
+int sm__api_run_dag(struct sm_http_req *req, struct sm_http_resp *resp);
+
 /* resolutions.c: pipeline runs ("resolutions") for Sematic's client. */
 int sm__api_resolution_get(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__api_resolution_put(struct sm_http_req *req, struct sm_http_resp *resp);

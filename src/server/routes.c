@@ -25,6 +25,7 @@ const struct sm_http_route sm__server_routes[] = {
     {SM_HTTP_PUT, "/api/v1/graph", sm__api_graph_put, 0},
     {SM_HTTP_GET, "/api/v1/runs/:id", sm__api_run_get, 0},
     {SM_HTTP_GET, "/api/v1/runs/:id/graph", sm__api_run_graph, 0},
+    {SM_HTTP_GET, "/api/v1/runs/:id/dag", sm__api_run_dag, 0}, /* dag.c: ours, the dashboard's */
     {SM_HTTP_GET, "/api/v1/runs/:id/external_resources", sm__api_run_external_resources, 0},
     {SM_HTTP_GET, "/api/v1/resolutions/:id", sm__api_resolution_get, 0},
     {SM_HTTP_PUT, "/api/v1/resolutions/:id", sm__api_resolution_put, 0},

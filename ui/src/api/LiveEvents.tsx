@@ -2,9 +2,20 @@
  * One change-feed stream for the whole shell (runs and pipeline statuses),
  * shared by the pages through a context: each page registers a handler that
  * gets the events of one animation frame together (STYLE rule 61). The run
- * page follows its own pipeline with `subscribeEvents({rootId})`.
+ * page follows its own pipeline with `subscribeEvents({rootId})` and shows
+ * that stream's state in the top bar with `useReportLiveStatus`.
  */
-import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactElement, type ReactNode } from 'react';
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactElement,
+  type ReactNode,
+} from 'react';
 import { subscribeEvents, type EventHandler, type EventsOptions } from './events';
 import { createFrameBatch } from './frameBatch';
 import type { EventName, EventPayloads } from './types';
@@ -14,15 +25,24 @@ export type LiveEvent = { [K in EventName]: { name: K; payload: EventPayloads[K]
 
 type Listener = (event: LiveEvent) => void;
 
-/** 'connecting' until the stream first opens; 'offline' while it reconnects. */
-export type LiveStatus = 'connecting' | 'live' | 'offline';
+/**
+ * 'connecting' until the stream first opens; 'offline' while it reconnects;
+ * 'idle' when nothing on the page follows the feed.
+ */
+export type LiveStatus = 'connecting' | 'live' | 'offline' | 'idle';
 
 interface LiveContext {
   status: LiveStatus;
   listen: (l: Listener) => () => void;
+  /** A page with its own stream (the run page) reports its state for the top bar. */
+  report: (status: LiveStatus | null) => void;
 }
 
-const Context = createContext<LiveContext>({ status: 'offline', listen: () => () => undefined });
+const Context = createContext<LiveContext>({
+  status: 'idle',
+  listen: () => () => undefined,
+  report: () => undefined,
+});
 
 export type Subscribe = (
   options: EventsOptions,
@@ -38,39 +58,48 @@ interface ProviderProps {
   subscribe?: Subscribe;
 }
 
+/**
+ * Holds the shell's stream while some component listens (useLiveEvents), and
+ * only then: a page that follows its own stream (the run page, with
+ * `?root_id=`) does not pay for a second one that would carry every run of
+ * every pipeline.
+ */
 export function LiveEventsProvider({
   children,
   kinds = ['runs', 'pipeline_status'],
   subscribe = subscribeEvents,
 }: ProviderProps): ReactElement {
-  const [status, setStatus] = useState<LiveStatus>('connecting');
+  const [own, setOwn] = useState<LiveStatus>('connecting');
+  const [reported, setReported] = useState<LiveStatus | null>(null);
+  const [listening, setListening] = useState(0);
   const listeners = useRef(new Set<Listener>());
   const kindsKey = kinds.join(',');
+  const active = listening > 0;
 
   useEffect(() => {
+    if (!active) return undefined;
+    setOwn('connecting');
     const stop = subscribe(
       { kinds: kindsKey.split(',') as EventName[] },
       (name, payload, seq) => {
         const event = { name, payload, seq } as LiveEvent;
         for (const l of [...listeners.current]) l(event);
       },
-      (connected) => setStatus(connected ? 'live' : 'offline'),
+      (connected) => setOwn(connected ? 'live' : 'offline'),
     );
     return stop;
-  }, [subscribe, kindsKey]);
+  }, [subscribe, kindsKey, active]);
 
-  const value = useMemo<LiveContext>(
-    () => ({
-      status,
-      listen: (l: Listener) => {
-        listeners.current.add(l);
-        return () => {
-          listeners.current.delete(l);
-        };
-      },
-    }),
-    [status],
-  );
+  const listen = useCallback((l: Listener) => {
+    listeners.current.add(l);
+    setListening((n) => n + 1);
+    return () => {
+      if (listeners.current.delete(l)) setListening((n) => n - 1);
+    };
+  }, []);
+
+  const status: LiveStatus = active ? own : (reported ?? 'idle');
+  const value = useMemo<LiveContext>(() => ({ status, listen, report: setReported }), [status, listen]);
   return <Context.Provider value={value}>{children}</Context.Provider>;
 }
 
@@ -96,4 +125,17 @@ export function useLiveEvents(handler: (events: LiveEvent[]) => void): void {
       batch.cancel();
     };
   }, [listen]);
+}
+
+/**
+ * For a page that reads its own stream (`subscribeEvents`): shows that
+ * stream's state in the top bar while the page is mounted. Pass
+ * `connected` from subscribeEvents' onStatus (null before the first call).
+ */
+export function useReportLiveStatus(connected: boolean | null): void {
+  const { report } = useContext(Context);
+  useEffect(() => {
+    report(connected === null ? 'connecting' : connected ? 'live' : 'offline');
+  }, [connected, report]);
+  useEffect(() => () => report(null), [report]);
 }

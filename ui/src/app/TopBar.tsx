@@ -3,11 +3,12 @@ import { NavLink } from 'react-router-dom';
 import { useLiveStatus } from '../api/LiveEvents';
 import { useSession } from './AuthGate';
 
-const STATUS_TEXT = { connecting: 'Connecting', live: 'Live', offline: 'Reconnecting' } as const;
+const STATUS_TEXT = { connecting: 'Connecting', live: 'Live', offline: 'Reconnecting', idle: '' } as const;
 const STATUS_TITLE = {
   connecting: 'Opening the change feed',
   live: 'Changes in the store appear as they happen',
   offline: 'The change feed is down; retrying. Pages show what they last read.',
+  idle: 'This page does not follow the change feed',
 } as const;
 
 /** The dashboard's top bar: pages, the change feed's state, sign-out. */

@@ -1,4 +1,5 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState, type ReactElement } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState, type ReactElement } from 'react';
+import type { FutureState } from '../../api/types';
 import { stateKind, stateLabel, type StateKind } from '../../components/states';
 import { stateAt, type GraphModel } from './graphModel';
 import type { Layout } from './layout';
@@ -33,6 +34,16 @@ const TINTS: Record<StateKind, string> = {
   canceled: '#f6efe4',
 };
 
+const KIND_LIST: StateKind[] = ['created', 'running', 'resolved', 'failed', 'canceled'];
+const KIND_INDEX = new Map<StateKind, number>(KIND_LIST.map((k, i) => [k, i]));
+
+/** Each run's colour family (an index into KIND_LIST), once per model revision. */
+function colourKinds(m: GraphModel): Uint8Array {
+  const out = new Uint8Array(m.count);
+  for (let i = 0; i < m.count; i++) out[i] = KIND_INDEX.get(stateKind(stateAt(m, i))) ?? 0;
+  return out;
+}
+
 /** The graph's test hooks (ui/README.md). */
 export interface SematicGraphHooks {
   select(runId: string): void;
@@ -63,6 +74,11 @@ interface DomFrame {
 }
 
 const EMPTY_DRAWN = new Uint8Array(0);
+
+/** A cleared mark array of `n` (a new one each call: the last frame's stays valid for the hooks). */
+function markFor(n: number): Uint8Array {
+  return new Uint8Array(n);
+}
 const DRAG_PX = 4;
 const TOGGLE = 22;
 
@@ -97,6 +113,14 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
   const ready = useRef(false);
   const [isReady, setReady] = useState(false);
   const raf = useRef(0);
+  const kindCache = useRef<{ revision: number; rootId: string; kinds: Uint8Array } | null>(null);
+  const kindsOf = useCallback((m: GraphModel): Uint8Array => {
+    const c = kindCache.current;
+    if (c !== null && c.revision === m.revision && c.rootId === m.rootId && c.kinds.length === m.count) return c.kinds;
+    const kinds = colourKinds(m);
+    kindCache.current = { revision: m.revision, rootId: m.rootId, kinds };
+    return kinds;
+  }, []);
   const props = useRef({ model, layout, selected, onSelect, onToggle });
   props.current = { model, layout, selected, onSelect, onToggle };
 
@@ -124,19 +148,19 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
     ctx.setTransform(dpr * t.k, 0, 0, dpr * t.k, dpr * t.tx, dpr * t.ty);
     const nodes = cullNodes(l, view);
     const lod = detailFor(t.k);
-    // Compounds (frames) first, then leaves batched by colour.
+    const kinds = kindsOf(m);
+    // Compounds (frames) first, then leaves batched by colour into one path each.
     ctx.lineWidth = 1 / t.k;
     for (const i of nodes) {
       if (l.kind[i] !== 2) continue;
-      const kind = stateKind(stateAt(m, i));
       ctx.fillStyle = '#fafbfc';
       ctx.fillRect(l.x[i], l.y[i], l.w[i], l.h[i]);
-      ctx.strokeStyle = COLOURS[kind];
+      ctx.strokeStyle = COLOURS[KIND_LIST[kinds[i]]];
       ctx.strokeRect(l.x[i], l.y[i], l.w[i], l.h[i]);
     }
+    const mark = markFor(m.count);
+    for (const i of nodes) mark[i] = 1;
     if (t.k >= 0.12) {
-      const mark = new Uint8Array(m.count);
-      for (const i of nodes) mark[i] = 1;
       const edges = cullEdges(l, mark, view, 20000);
       ctx.strokeStyle = '#b8c0cc';
       ctx.beginPath();
@@ -148,20 +172,23 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
       }
       ctx.stroke();
     }
-    const byKind = new Map<StateKind, number[]>();
-    for (const i of nodes) {
-      if (l.kind[i] === 2) continue;
-      const kind = stateKind(stateAt(m, i));
-      let list = byKind.get(kind);
-      if (list === undefined) byKind.set(kind, (list = []));
-      list.push(i);
-    }
-    for (const [kind, list] of byKind) {
+    for (let c = 0; c < KIND_LIST.length; c++) {
+      const kind = KIND_LIST[c];
+      ctx.beginPath();
+      let any = false;
+      for (const i of nodes) {
+        if (kinds[i] !== c || l.kind[i] === 2) continue;
+        ctx.rect(l.x[i], l.y[i], l.w[i], l.h[i]);
+        any = true;
+      }
+      if (!any) continue;
       ctx.fillStyle = lod === 'box' ? COLOURS[kind] : TINTS[kind];
-      for (const i of list) ctx.fillRect(l.x[i], l.y[i], l.w[i], l.h[i]);
+      ctx.fill();
       if (lod !== 'box') {
         ctx.fillStyle = COLOURS[kind];
-        for (const i of list) ctx.fillRect(l.x[i], l.y[i], 5, l.h[i]);
+        ctx.beginPath();
+        for (const i of nodes) if (kinds[i] === c && l.kind[i] !== 2) ctx.rect(l.x[i], l.y[i], 5, l.h[i]);
+        ctx.fill();
       }
     }
     if (lod !== 'box') {
@@ -179,11 +206,9 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
       ctx.lineWidth = Math.max(3 / t.k, 2);
       ctx.strokeRect(l.x[sel], l.y[sel], l.w[sel], l.h[sel]);
     }
-    const mark = new Uint8Array(m.count);
-    for (const i of nodes) mark[i] = 1;
     drawn.current = mark;
     return nodes.length;
-  }, []);
+  }, [kindsOf]);
 
   const paint = useCallback(
     (force: boolean): void => {
@@ -417,49 +442,88 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
           <>
             <svg className="graph-edges" width={1} height={1} aria-hidden="true">
               {dom.edges.map((k) => (
-                <path key={k} d={edgePath(l, k)} />
+                <EdgePath key={`${l.edges[2 * k]}-${l.edges[2 * k + 1]}`} d={edgePath(l, k)} />
               ))}
             </svg>
-            {dom.nodes.map((i) => {
-              const state = stateAt(model, i);
-              const kind = l.kind[i];
-              return (
-                <div
-                  key={model.ids[i]}
-                  data-testid="dag-node"
-                  data-run-id={model.ids[i]}
-                  data-state={state}
-                  data-compound={kind !== 0 ? 'true' : undefined}
-                  className={`dag-node state-${stateKind(state)}${kind === 2 ? ' expanded' : ''}${i === selected ? ' selected' : ''}`}
-                  style={{ left: l.x[i], top: l.y[i], width: l.w[i], height: l.h[i] }}
-                  title={`${model.names[i]} · ${stateLabel(state)}\n${model.functions[i]}`}
-                  onClick={(e) => {
-                    e.stopPropagation();
-                    onSelect(model.ids[i]);
-                  }}
-                >
-                  <span className="dag-node-name">{model.names[i]}</span>
-                  {kind !== 0 && (
-                    <button
-                      type="button"
-                      className="dag-expand"
-                      data-testid="dag-expand"
-                      aria-expanded={kind === 2}
-                      aria-label={`${kind === 2 ? 'Collapse' : 'Expand'} ${model.names[i]}`}
-                      onClick={(e) => {
-                        e.stopPropagation();
-                        onToggle(i);
-                      }}
-                    >
-                      {kind === 2 ? '−' : '+'} {l.descendants[i]}
-                    </button>
-                  )}
-                </div>
-              );
-            })}
+            {dom.nodes.map((i) => (
+              <DagNode
+                key={model.ids[i]}
+                index={i}
+                runId={model.ids[i]}
+                name={model.names[i]}
+                functionPath={model.functions[i]}
+                state={stateAt(model, i)}
+                kind={l.kind[i]}
+                x={l.x[i]}
+                y={l.y[i]}
+                w={l.w[i]}
+                h={l.h[i]}
+                descendants={l.descendants[i]}
+                selected={i === selected}
+                onSelect={onSelect}
+                onToggle={onToggle}
+              />
+            ))}
           </>
         )}
       </div>
     </div>
   );
 }
+
+const EdgePath = memo(function EdgePath({ d }: { d: string }): ReactElement {
+  return <path d={d} />;
+});
+
+interface DagNodeProps {
+  index: number;
+  runId: string;
+  name: string;
+  functionPath: string;
+  state: FutureState;
+  kind: number;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  descendants: number;
+  selected: boolean;
+  onSelect(runId: string): void;
+  onToggle(index: number): void;
+}
+
+/** One run drawn in the DOM; memoised, so a pan re-renders only the runs that came into view. */
+const DagNode = memo(function DagNode(p: DagNodeProps): ReactElement {
+  return (
+    <div
+      data-testid="dag-node"
+      data-run-id={p.runId}
+      data-state={p.state}
+      data-compound={p.kind !== 0 ? 'true' : undefined}
+      className={`dag-node state-${stateKind(p.state)}${p.kind === 2 ? ' expanded' : ''}${p.selected ? ' selected' : ''}`}
+      style={{ left: p.x, top: p.y, width: p.w, height: p.h }}
+      title={`${p.name} · ${stateLabel(p.state)}\n${p.functionPath}`}
+      onClick={(e) => {
+        e.stopPropagation();
+        p.onSelect(p.runId);
+      }}
+    >
+      <span className="dag-node-name">{p.name}</span>
+      {p.kind !== 0 && (
+        <button
+          type="button"
+          className="dag-expand"
+          data-testid="dag-expand"
+          aria-expanded={p.kind === 2}
+          aria-label={`${p.kind === 2 ? 'Collapse' : 'Expand'} ${p.name}`}
+          onClick={(e) => {
+            e.stopPropagation();
+            p.onToggle(p.index);
+          }}
+        >
+          {p.kind === 2 ? '−' : '+'} {p.descendants}
+        </button>
+      )}
+    </div>
+  );
+});

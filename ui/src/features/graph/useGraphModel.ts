@@ -4,6 +4,7 @@ import { subscribeEvents } from '../../api/events';
 import type { EventHub } from '../../api/eventHub';
 import type { RunDelta } from '../../api/types';
 import { applyRunDeltas, modelFromDag, type GraphModel } from './graphModel';
+import { warmLayoutWorker } from './useLayout';
 
 export interface GraphModelState {
   model: GraphModel | null;
@@ -86,6 +87,7 @@ export function useGraphModel(rootId: string, hub: EventHub): GraphModelState {
       if ('reload' in p || p.root_ids.includes(rootId)) refetch();
     });
 
+    warmLayoutWorker();
     fetchDag(rootId, controller.signal).then(
       (dag) => {
         if (controller.signal.aborted) return;

@@ -22,6 +22,11 @@ function layoutWorker(): Worker | null {
   return worker;
 }
 
+/** Starts the worker ahead of need (its script loads while the graph is being read). */
+export function warmLayoutWorker(): void {
+  layoutWorker();
+}
+
 /** `layoutGraph(input)` in the worker (synchronously where there is none). */
 export function layoutInWorker(key: string, input: LayoutInput): Promise<Layout> {
   const w = layoutWorker();

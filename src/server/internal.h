@@ -119,6 +119,10 @@ struct sm_store *sm__server_store_borrow(struct sm_server *srv, struct sm_err *e
 /* Give a borrowed handle back (kept for reuse, or closed when enough are idle). Accepts NULL. */
 void sm__server_store_return(struct sm_server *srv, struct sm_store *store);
 
+/* A line in the server log, for work outside a request (a stream's threads). NULL: nothing. */
+void sm__server_log(const struct sm_server *srv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The server's cache of listing counts (api.h, count_cache.c); NULL for NULL. */
 struct sm_count_cache *sm__server_count_cache(struct sm_server *srv);
 

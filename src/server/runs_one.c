@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "sematic/alloc.h"
 #include "sematic/hash.h"
@@ -101,6 +102,7 @@ struct source_slot {
 
 struct graph_out {
     struct sm_store *store;
+    bool is_encoded; /* the source cache holds JSON strings (sm__sj_encode_text) */
     struct sm_jw *w;
     struct source_slot *sources; /* SOURCE_CACHE_SLOTS, direct-mapped by the id's first digits */
     struct sm_buf scratch;
@@ -109,6 +111,7 @@ struct graph_out {
     struct sm_edge_rec *edges;
     char **edge_names;
     size_t n_edges, cap_edges;
+    struct part *part; /* root=1: the part this writes, whose chunks it queues */
 };
 
 static void graph_out_release(struct graph_out *g)
@@ -139,16 +142,31 @@ static int source_text(struct graph_out *g, const char *id, const char **text, s
         if (rc != 0)
             return rc;
         sm_free(s->text);
-        s->len = g->scratch.len;
-        s->text = sm_xmalloc(s->len + 1);
-        memcpy(s->text, g->scratch.data ? g->scratch.data : "", s->len);
-        s->text[s->len] = '\0';
+        if (g->is_encoded) {
+            struct sm_buf json = SM_BUF_INIT(SOURCE_MAX_BYTES * 6 + 2);
+            rc = sm__sj_encode_text(g->scratch.data ? g->scratch.data : "", g->scratch.len, &json);
+            if (rc != 0) {
+                sm_buf_release(&json);
+                s->text = NULL;
+                s->id[0] = '\0';
+                return sm_errf(&g->err, rc, "the source text '%.16s...' is too big", key);
+            }
+            s->len = json.len;
+            s->text = sm_buf_detach(&json, NULL);
+        } else {
+            s->len = g->scratch.len;
+            s->text = sm_xmalloc(s->len + 1);
+            memcpy(s->text, g->scratch.data ? g->scratch.data : "", s->len);
+            s->text[s->len] = '\0';
+        }
         memcpy(s->id, key, sizeof(s->id));
     }
     *text = s->text;
     *len = s->len;
     return 0;
 }
+
+static int row_written(struct graph_out *g);
 
 static int write_run_row(void *ctx, const struct sm_run_rec *r)
 {
@@ -160,22 +178,25 @@ static int write_run_row(void *ctx, const struct sm_run_rec *r)
         if (rc != 0)
             return rc;
     }
-    sm__sj_write_run(g->w, r, text, len);
-    return g->w->code; /* stop at the writer's first error (the response is too big) */
+    if (g->is_encoded && text != NULL)
+        sm__sj_write_run_encoded(g->w, r, text, len);
+    else
+        sm__sj_write_run(g->w, r, text, len);
+    return row_written(g);
 }
 
 static int write_artifact_row(void *ctx, const struct sm_artifact_rec *a)
 {
     struct graph_out *g = ctx;
     sm__sj_write_artifact(g->w, a);
-    return g->w->code;
+    return row_written(g);
 }
 
 static int write_edge_row(void *ctx, const struct sm_edge_rec *e)
 {
     struct graph_out *g = ctx;
     sm__sj_write_edge(g->w, e);
-    return g->w->code;
+    return row_written(g);
 }
 
 static int keep_edge(void *ctx, const struct sm_edge_rec *e)
@@ -199,103 +220,265 @@ static int keep_edge(void *ctx, const struct sm_edge_rec *e)
 }
 
 /*
- * One JSON array of a pipeline's graph (its edges, or its runs) made on a
- * thread of its own with a store handle of its own, while the request's
- * thread writes the artifacts: the three listings are independent reads
- * (WAL readers do not block each other), and on a big pipeline each costs
- * a few hundred milliseconds of SQLite.
+ * The graph of a whole pipeline (root=1) is streamed: three threads, each
+ * with a store handle of its own, write the artifacts, the edges and the
+ * runs (independent reads: WAL readers do not block each other) into
+ * queues of chunks of about CHUNK_BYTES, and the response's stream callback
+ * hands the chunks out in body order as they come, so sending starts with
+ * the first chunk and no buffer ever holds the whole body (180 MB for
+ * 100,000 runs). A part that is QUEUE_MAX_BYTES ahead of the sending waits
+ * (its read transaction stays open meanwhile: writers go on, a WAL
+ * checkpoint waits). A store failure after the 200 went out can only cut
+ * the body short; the log says why.
  */
-struct part {
-    struct sm_server *srv;
-    const char *root;
-    bool is_runs; /* else the edges */
-    pthread_t thread;
-    bool is_started;
-    struct sm_buf out; /* the array's text */
-    int rc;
-    struct sm_err err;
+#define CHUNK_BYTES ((size_t)256 << 10)
+#define QUEUE_MAX_BYTES ((size_t)128 << 20)
+/* How often a stream callback waiting for a part looks whether the client or the server left. */
+#define PART_WAIT_MS 100
+
+enum { PART_ARTIFACTS, PART_EDGES, PART_RUNS, N_PARTS };
+
+struct chunk {
+    struct chunk *next;
+    struct sm_buf buf;
 };
 
-static int list_part(struct graph_out *g, bool is_runs, const char *root)
-{
-    sm_jw_begin_array(g->w);
+struct graph_stream;
+
+struct part {
+    struct graph_stream *gs;
+    enum sm_entity e;
+    pthread_t thread;
+    bool is_started;
+    /* Under gs->mu. */
+    struct chunk *head, *tail;
+    size_t queued_bytes;
+    bool is_done;
     int rc;
-    if (is_runs) {
-        struct sm_run_query q = {.root_id = root, .oldest_first = true};
-        rc = sm_store_list_runs(g->store, &q, write_run_row, g, &g->err);
-    } else {
-        rc = sm_store_list_edges(g->store, root, NULL, write_edge_row, g, &g->err);
-    }
-    sm_jw_end_array(g->w);
+    struct sm_err err;
+    /* The producer's own. */
+    struct sm_buf cur;
+    struct sm_jw w;
+};
+
+struct graph_stream {
+    struct sm_server *srv;
+    char root[SM_ID_HEX_LEN + 1];
+    char run_id[SM_ID_HEX_LEN + 1];
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a chunk was queued or taken, a part ended, or the stream was dropped */
+    bool is_abandoned; /* the response ended: producers stop */
+    struct part parts[N_PARTS];
+    int stage;      /* the part being sent; N_PARTS: the closing brace */
+    bool is_opened; /* the body's first bytes were handed out */
+};
+
+/* Queue the producer's current chunk; wait while the queue is full. 0, or SM_ECALLBACK when the
+ * response was dropped (the listing stops). */
+static int part_push(struct part *p, bool force)
+{
+    if (!force && p->cur.len < CHUNK_BYTES)
+        return 0;
+    struct graph_stream *gs = p->gs;
+    struct chunk *c = sm_xcalloc(1, sizeof(*c));
+    c->buf = p->cur; /* the writer keeps writing into p->cur, now empty */
+    sm_buf_init(&p->cur, p->cur.max_len);
+    /* Room for a whole chunk at once: growing it by doubling copied each byte twice. */
+    if (!force)
+        sm_buf_reserve(&p->cur, CHUNK_BYTES + (CHUNK_BYTES >> 2));
+    pthread_mutex_lock(&gs->mu);
+    if (p->tail != NULL)
+        p->tail->next = c;
+    else
+        p->head = c;
+    p->tail = c;
+    p->queued_bytes += c->buf.len;
+    pthread_cond_broadcast(&gs->cv);
+    while (p->queued_bytes > QUEUE_MAX_BYTES && !gs->is_abandoned)
+        pthread_cond_wait(&gs->cv, &gs->mu);
+    int rc = gs->is_abandoned ? SM_ECALLBACK : 0;
+    pthread_mutex_unlock(&gs->mu);
     return rc;
+}
+
+/* After each row: stop at the writer's first error (the response is too big), else maybe push. */
+static int row_written(struct graph_out *g)
+{
+    if (g->w->code != 0)
+        return g->w->code;
+    return g->part != NULL ? part_push(g->part, false) : 0;
 }
 
 static void *part_main(void *arg)
 {
     struct part *p = arg;
-    struct sm_jw w;
-    sm_jw_init(&w, &p->out);
-    struct graph_out g = {.w = &w, .scratch = SM_BUF_INIT(SOURCE_MAX_BYTES), .err = SM_ERR_INIT};
-    g.store = sm__server_store_borrow(p->srv, &g.err);
+    struct graph_stream *gs = p->gs;
+    struct graph_out g = {
+        .w = &p->w, .scratch = SM_BUF_INIT(SOURCE_MAX_BYTES), .err = SM_ERR_INIT, .part = p};
+    int rc;
+    g.store = sm__server_store_borrow(gs->srv, &g.err);
     if (g.store == NULL) {
-        p->rc = g.err.code ? g.err.code : SM_EIO;
+        rc = g.err.code ? g.err.code : SM_EIO;
     } else {
-        g.sources = p->is_runs ? sm_xcalloc(SOURCE_CACHE_SLOTS, sizeof(*g.sources)) : NULL;
-        p->rc = list_part(&g, p->is_runs, p->root);
-        if (p->rc == 0)
-            p->rc = sm_jw_finish(&w, &g.err);
-        sm__server_store_return(p->srv, g.store);
+        if (p->e == SM_ENTITY_RUNS) {
+            g.sources = sm_xcalloc(SOURCE_CACHE_SLOTS, sizeof(*g.sources));
+            g.is_encoded = true;
+        }
+        union sm_row_fn fn;
+        if (p->e == SM_ENTITY_RUNS)
+            fn.run = write_run_row;
+        else if (p->e == SM_ENTITY_EDGES)
+            fn.edge = write_edge_row;
+        else
+            fn.artifact = write_artifact_row;
+        sm_jw_begin_array(&p->w);
+        rc = sm_store_list_pipeline(g.store, p->e, gs->root, fn, &g, &g.err);
+        sm_jw_end_array(&p->w);
+        if (rc == 0)
+            rc = sm_jw_finish(&p->w, &g.err);
+        sm__server_store_return(gs->srv, g.store);
     }
+    if (rc == 0)
+        rc = part_push(p, true);
+    pthread_mutex_lock(&gs->mu);
+    p->is_done = true;
+    p->rc = rc;
     p->err = g.err;
+    pthread_cond_broadcast(&gs->cv);
+    pthread_mutex_unlock(&gs->mu);
     graph_out_release(&g);
     return NULL;
 }
 
-/* The part's array into the response: from its thread, or made here when none could start. */
-static int take_part(struct graph_out *g, struct part *p)
+static void graph_stream_free(void *ctx)
 {
-    if (p->is_started) {
-        pthread_join(p->thread, NULL);
-        if (p->rc != 0) {
-            sm_errf(&g->err, p->rc, "%s", p->err.msg);
-            return p->rc;
+    struct graph_stream *gs = ctx;
+    pthread_mutex_lock(&gs->mu);
+    gs->is_abandoned = true;
+    pthread_cond_broadcast(&gs->cv);
+    pthread_mutex_unlock(&gs->mu);
+    for (int i = 0; i < N_PARTS; i++) {
+        struct part *p = &gs->parts[i];
+        if (p->is_started)
+            pthread_join(p->thread, NULL);
+        while (p->head != NULL) {
+            struct chunk *c = p->head;
+            p->head = c->next;
+            sm_buf_release(&c->buf);
+            sm_free(c);
         }
-        sm_jw_raw(g->w, p->out.data, p->out.len);
-        return 0;
+        sm_buf_release(&p->cur);
     }
-    return list_part(g, p->is_runs, p->root);
+    pthread_cond_destroy(&gs->cv);
+    pthread_mutex_destroy(&gs->mu);
+    sm_free(gs);
 }
 
-/* Pipeline `root`: artifacts, edges, run_id, runs (Sematic's keys, sorted). */
-static int write_root_graph(struct graph_out *g, struct sm_server *srv, const char *root,
-                            const char *run_id)
+static const char *const part_keys[N_PARTS] = {"{\"artifacts\":", ",\"edges\":", NULL};
+
+/* The stream callback: the parts' chunks in body order, as their threads make them. */
+static int graph_stream_next(void *ctx, struct sm_http_stream *s, struct sm_buf *out)
 {
-    struct part parts[2] = {
-        {.srv = srv, .root = root, .is_runs = false, .err = SM_ERR_INIT},
-        {.srv = srv, .root = root, .is_runs = true, .err = SM_ERR_INIT},
-    };
-    for (size_t i = 0; i < 2; i++) {
-        sm_buf_init(&parts[i].out, SM_HTTP_MAX_RESPONSE_BYTES);
-        /* Without a server (unit tests) or a thread, the parts are made in turn below. */
-        parts[i].is_started =
-            srv != NULL && pthread_create(&parts[i].thread, NULL, part_main, &parts[i]) == 0;
+    struct graph_stream *gs = ctx;
+    if (!gs->is_opened) {
+        gs->is_opened = true;
+        sm_buf_adds(out, part_keys[0]);
     }
-    struct sm_jw *w = g->w;
-    sm_jw_begin_object(w);
-    sm_jw_keyz(w, "artifacts");
-    sm_jw_begin_array(w);
-    int rc = sm_store_list_artifacts(g->store, root, write_artifact_row, g, &g->err);
-    sm_jw_end_array(w);
-    sm_jw_keyz(w, "edges");
-    int edges_rc = take_part(g, &parts[0]);
-    sm_jw_keyz(w, "run_id");
-    sm_jw_stringz(w, run_id);
-    sm_jw_keyz(w, "runs");
-    int runs_rc = take_part(g, &parts[1]);
-    sm_jw_end_object(w);
-    for (size_t i = 0; i < 2; i++)
-        sm_buf_release(&parts[i].out);
-    return rc ? rc : edges_rc ? edges_rc : runs_rc;
+    if (gs->stage == N_PARTS) {
+        sm_buf_addc(out, '}');
+        return SM_HTTP_STREAM_END;
+    }
+    struct part *p = &gs->parts[gs->stage];
+    pthread_mutex_lock(&gs->mu);
+    while (p->head == NULL && !p->is_done) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += PART_WAIT_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&gs->cv, &gs->mu, &until);
+        if (p->head == NULL && !p->is_done) {
+            pthread_mutex_unlock(&gs->mu);
+            if (sm_http_stream_wait(s, -1, 0) == SM_HTTP_WAIT_CLOSED)
+                return SM_ECALLBACK;
+            pthread_mutex_lock(&gs->mu);
+        }
+    }
+    struct chunk *c = p->head;
+    if (c != NULL) {
+        p->head = c->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        p->queued_bytes -= c->buf.len;
+        pthread_cond_broadcast(&gs->cv);
+    }
+    bool is_last = c == NULL || (p->head == NULL && p->is_done);
+    int rc = c == NULL ? p->rc : 0;
+    struct sm_err err = p->err;
+    pthread_mutex_unlock(&gs->mu);
+    if (rc != 0) {
+        sm__server_log(gs->srv, "graph of pipeline '%s' cut short: %s (%s)", gs->root,
+                       err.msg[0] ? err.msg : sm_strerror(rc), sm_err_name(rc));
+        return rc;
+    }
+    if (c != NULL) {
+        if (out->len == 0 && c->buf.len <= out->max_len) {
+            /* Hand the chunk's memory over rather than copy it. */
+            size_t cap = out->max_len;
+            sm_buf_release(out);
+            *out = c->buf;
+            out->max_len = cap;
+        } else {
+            sm_buf_add(out, c->buf.data, c->buf.len);
+            sm_buf_release(&c->buf);
+        }
+        sm_free(c);
+    }
+    if (is_last) {
+        gs->stage++;
+        if (gs->stage == PART_RUNS) {
+            sm_buf_adds(out, ",\"run_id\":\"");
+            sm_buf_adds(out, gs->run_id);
+            sm_buf_adds(out, "\",\"runs\":");
+        } else if (gs->stage < N_PARTS) {
+            sm_buf_adds(out, part_keys[gs->stage]);
+        }
+    }
+    return SM_HTTP_STREAM_MORE;
+}
+
+/* Pipeline `root` as Sematic's graph (artifacts, edges, run_id, runs: sorted keys), streamed. */
+static int stream_root_graph(struct sm_http_resp *resp, struct sm_server *srv, const char *root,
+                             const char *run_id)
+{
+    struct graph_stream *gs = sm_xcalloc(1, sizeof(*gs));
+    gs->srv = srv;
+    snprintf(gs->root, sizeof(gs->root), "%s", root);
+    snprintf(gs->run_id, sizeof(gs->run_id), "%s", run_id);
+    pthread_mutex_init(&gs->mu, NULL);
+    pthread_cond_init(&gs->cv, NULL);
+    static const enum sm_entity kinds[N_PARTS] = {SM_ENTITY_ARTIFACTS, SM_ENTITY_EDGES,
+                                                  SM_ENTITY_RUNS};
+    for (int i = 0; i < N_PARTS; i++) {
+        struct part *p = &gs->parts[i];
+        p->gs = gs;
+        p->e = kinds[i];
+        p->err = (struct sm_err)SM_ERR_INIT;
+        sm_buf_init(&p->cur, SM_HTTP_MAX_RESPONSE_BYTES);
+        sm_buf_reserve(&p->cur, CHUNK_BYTES + (CHUNK_BYTES >> 2));
+        sm_jw_init(&p->w, &p->cur);
+    }
+    for (int i = 0; i < N_PARTS; i++) {
+        struct part *p = &gs->parts[i];
+        p->is_started = pthread_create(&p->thread, NULL, part_main, p) == 0;
+        if (!p->is_started) {
+            graph_stream_free(gs);
+            return SM_EIO;
+        }
+    }
+    return sm_http_stream(resp, 200, "application/json", graph_stream_next, gs, graph_stream_free);
 }
 
 /* One run, the edges that start or end at it, and their artifacts (each once). */
@@ -354,11 +537,16 @@ int sm__api_run_graph(struct sm_http_req *req, struct sm_http_resp *resp)
         sm__sj_pool_release(&pool);
         return rc;
     }
+    if (whole) {
+        rc = stream_root_graph(resp, req->server, run.root_id, run.id);
+        sm__sj_pool_release(&pool);
+        return rc;
+    }
     struct graph_out g = {.scratch = SM_BUF_INIT(SOURCE_MAX_BYTES), .err = SM_ERR_INIT};
     g.store = sm_http_store(req, &g.err);
     g.sources = sm_xcalloc(SOURCE_CACHE_SLOTS, sizeof(*g.sources));
     g.w = sm_http_json(resp, 200);
-    rc = whole ? write_root_graph(&g, req->server, run.root_id, run.id) : write_run_graph(&g, &run);
+    rc = write_run_graph(&g, &run);
     if (rc != 0 && g.w->code == 0) /* the store failed (not the writer: that is a 500 anyway) */
         rc = sm_http_store_error(resp, &g.err);
     graph_out_release(&g);

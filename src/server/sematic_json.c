@@ -153,12 +153,22 @@ static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+/* "00" to "99": two digits per division (a graph of 100,000 runs writes a million times). */
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                  "31323334353637383940414243444546474849505152535455565758596061"
+                                  "6263646566676869707172737475767778798081828384858687888990919293"
+                                  "949596979899";
+
 static char *put_digits(char *p, int64_t v, int n)
 {
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
+    int i = n;
+    while (i >= 2) {
+        memcpy(p + i - 2, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+        i -= 2;
     }
+    if (i == 1)
+        p[0] = (char)('0' + v % 10);
     return p + n;
 }
 
@@ -815,8 +825,33 @@ static void row_finish(struct row *r, struct sm_jw *w)
     sm_buf_release(&r->b);
 }
 
+static void write_run(struct sm_jw *w, const struct sm_run_rec *r, const char *source,
+                      size_t source_len, bool is_encoded);
+
 void sm__sj_write_run(struct sm_jw *w, const struct sm_run_rec *r, const char *source,
                       size_t source_len)
+{
+    write_run(w, r, source, source_len, false);
+}
+
+void sm__sj_write_run_encoded(struct sm_jw *w, const struct sm_run_rec *r, const char *source_json,
+                              size_t len)
+{
+    write_run(w, r, source_json, len, true);
+}
+
+int sm__sj_encode_text(const char *s, size_t len, struct sm_buf *out)
+{
+    struct row o;
+    row_init(&o);
+    put_text_len(&o, s, len);
+    int rc = o.failed ? SM_ETOOBIG : sm_buf_add(out, o.b.data, o.b.len);
+    sm_buf_release(&o.b);
+    return rc;
+}
+
+static void write_run(struct sm_jw *w, const struct sm_run_rec *r, const char *source,
+                      size_t source_len, bool is_encoded)
 {
     struct row o;
     row_init(&o);
@@ -856,7 +891,10 @@ void sm__sj_write_run(struct sm_jw *w, const struct sm_run_rec *r, const char *s
     KEY(&o, ",\"root_id\":");
     put_id(&o, r->root_id);
     KEY(&o, ",\"source_code\":");
-    put_text_len(&o, source ? source : "", source ? source_len : 0);
+    if (is_encoded)
+        put(&o, source, source_len);
+    else
+        put_text_len(&o, source ? source : "", source ? source_len : 0);
     KEY(&o, ",\"started_at\":");
     put_time(&o, r->started_at);
     KEY(&o, ",\"tags\":");

@@ -138,6 +138,12 @@ int sm__sj_resolution_from_json(const struct sm_json *v, const char *where, stru
  */
 void sm__sj_write_run(struct sm_jw *w, const struct sm_run_rec *r, const char *source,
                       size_t source_len);
+/* The same, with the source already a JSON string (sm__sj_encode_text: quotes included), so a
+ * text shared by many runs is escaped once. */
+void sm__sj_write_run_encoded(struct sm_jw *w, const struct sm_run_rec *r, const char *source_json,
+                              size_t len);
+/* Append text (len bytes) to out as the JSON string sm__sj_write_run writes. 0 or SM_ETOOBIG. */
+int sm__sj_encode_text(const char *s, size_t len, struct sm_buf *out);
 
 /* Sematic's Artifact: created_at, id, json_summary, organization_id, type_serialization,
  * updated_at (the store keeps one time: created_at). */

@@ -8,6 +8,8 @@
 #                pytest against an ASan+UBSan build of the extension
 #   make bench   bench/overhead.py against plain Python and the real Sematic
 #   make bench-server  bench/server_load.py: wrk on our server and Sematic's
+#   make browser-test  the dashboard in Debian's Chromium against the real server (in make test)
+#   make screenshots   the browser tests, saving docs/images/dashboard-*.png
 #   make ui      build the dashboard (ui/dist) from the npm lockfile
 #   make lint    clang-format --dry-run -Werror on the C sources (make format fixes)
 #   make fuzz    the HTTP request parsers under libFuzzer for FUZZ_SECONDS (300)
@@ -34,8 +36,9 @@ MESON := $(CURDIR)/$(VENV)/bin/meson
 
 APT_DEMO := gcc libc6-dev pkg-config python3 python3-dev python3-venv libssl-dev libsqlite3-dev \
     libmicrohttpd-dev libcurl4-openssl-dev
-# clang and its runtime libraries (libFuzzer) build the fuzz target.
-APT_TEST := $(APT_DEMO) libcmocka-dev valgrind clang libclang-rt-14-dev
+# clang and its runtime libraries (libFuzzer) build the fuzz target; the browser tests drive
+# Debian's Chromium (never a downloaded one).
+APT_TEST := $(APT_DEMO) libcmocka-dev valgrind clang libclang-rt-14-dev chromium
 
 SANITIZE := -Db_sanitize=address,undefined -Db_lundef=false
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q
@@ -46,10 +49,10 @@ BENCH_SERVER_ARGS ?=
 
 .PHONY: help demo test bench bench-server lint clean distclean deps-demo deps-test venv install \
         c-test asan-test valgrind-test py-test py-asan-test peers format \
-        server-asan-test fuzz fuzz-smoke ui ui-deps ui-test
+        server-asan-test fuzz fuzz-smoke ui ui-deps ui-test browser-test screenshots
 
 help:
-	@sed -n '3,14s/^# \{0,1\}//p' Makefile
+	@sed -n '3,16s/^# \{0,1\}//p' Makefile
 
 # ---- setup -----------------------------------------------------------------
 
@@ -122,6 +125,18 @@ ui/dist/index.html: $(UI_SOURCES) ui/package-lock.json | ui-deps
 ui-test: ui-deps
 	cd ui && npx tsc -b && npx vitest run
 
+# The dashboard in Debian's Chromium (playwright-core) against `sematic start` on a temp store
+# filled by real pipelines (ui/tests/browser/, ui/vitest.browser.config.ts); about a minute, most
+# of it the 100,000-run fan-out (SEMATIC_BROWSER_FANOUT=0 leaves it out).
+# SEMATIC_BROWSER_ARTIFACTS=DIR saves the page of each failed test there.
+BROWSER_TEST_ARGS ?=
+browser-test: deps-test install ui
+	cd ui && npx vitest run -c vitest.browser.config.ts $(BROWSER_TEST_ARGS)
+
+# The same tests, saving the screenshots of docs/images (1440x900) as they go.
+screenshots: deps-test install ui
+	cd ui && SEMATIC_SCREENSHOTS=docs/images npx vitest run -c vitest.browser.config.ts
+
 # ---- make demo -------------------------------------------------------------
 
 demo: install
@@ -142,7 +157,8 @@ demo: install
 
 # ---- make test -------------------------------------------------------------
 
-test: lint c-test asan-test valgrind-test py-test py-asan-test server-asan-test fuzz-smoke ui-test
+test: lint c-test asan-test valgrind-test py-test py-asan-test server-asan-test fuzz-smoke ui-test \
+    browser-test
 	@echo "make: all suites passed"
 
 # meson_build(dir, options): configures `dir` afresh when it has no build

@@ -1,0 +1,57 @@
+/// <reference lib="dom" />
+/** `/pipelines`: one row per pipeline function, with its last runs as state chips. */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pipelineRowSel, withPage } from './dashboard';
+import { connectBrowser, runsOf, screenshot, waitFor } from './harness';
+
+const suite = inject('suite');
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await connectBrowser(suite.wsEndpoint);
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function chipStates(page: import('playwright-core').Page, functionPath: string): Promise<string[]> {
+  return page
+    .locator(`${pipelineRowSel(functionPath)} [data-testid=state-chip]`)
+    .evaluateAll((chips) => chips.map((c) => c.getAttribute('data-state') ?? '(none)'));
+}
+
+describe('pipelines index', () => {
+  it('lists the example pipeline with a RESOLVED chip per run, and the failed one with its state', async () => {
+    const [failedRoot] = (await runsOf(suite.url, suite.roots.failing)).filter((r) => r.parent_id === null);
+    expect(['FAILED', 'NESTED_FAILED']).toContain(failedRoot.future_state);
+
+    await withPage(browser, suite.url, 'pipelines-index', async (page) => {
+      await page.goto('/pipelines');
+      const example = await waitFor(
+        'the example pipeline row with two state chips',
+        async () => {
+          const states = await chipStates(page, '__main__.pipeline');
+          return states.length >= 2 ? states : false;
+        },
+        {
+          describe: async () =>
+            `rows: ${JSON.stringify(
+              await page
+                .locator('[data-testid=pipeline-row]')
+                .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-function-path'))),
+            )}; example chips: ${JSON.stringify(await chipStates(page, '__main__.pipeline'))}`,
+        },
+      );
+      expect(example).toEqual(['RESOLVED', 'RESOLVED']);
+      for (const fp of ['__main__.failing_pipeline', '__main__.nested_pipeline']) {
+        await expect.poll(() => page.locator(pipelineRowSel(fp)).count(), { timeout: 5_000 }).toBe(1);
+      }
+      expect(await chipStates(page, '__main__.failing_pipeline')).toEqual([failedRoot.future_state]);
+      expect(await chipStates(page, '__main__.nested_pipeline')).toEqual(['RESOLVED']);
+      // One row per function, however many runs it has.
+      expect(await page.locator(pipelineRowSel('__main__.pipeline')).count()).toBe(1);
+      await screenshot(page, 'dashboard-pipelines.png');
+    });
+  });
+});

@@ -32,6 +32,9 @@ int sm__api_resolution_put(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__api_resolution_cancel(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__api_resolution_external_resources(struct sm_http_req *req, struct sm_http_resp *resp);
 
+/* rerun.c: the dashboard's "rerun from here": `sematic rerun` started detached (ours). */
+int sm__api_resolution_rerun(struct sm_http_req *req, struct sm_http_resp *resp);
+
 /* storage.c: Sematic's storage objects (location, data, local). */
 int sm__api_storage_location(struct sm_http_req *req, struct sm_http_resp *resp);
 int sm__api_storage_data(struct sm_http_req *req, struct sm_http_resp *resp);

@@ -30,6 +30,7 @@ const struct sm_http_route sm__server_routes[] = {
     {SM_HTTP_GET, "/api/v1/resolutions/:id", sm__api_resolution_get, 0},
     {SM_HTTP_PUT, "/api/v1/resolutions/:id", sm__api_resolution_put, 0},
     {SM_HTTP_PUT, "/api/v1/resolutions/:id/cancel", sm__api_resolution_cancel, 0},
+    {SM_HTTP_POST, "/api/v1/resolutions/:id/rerun", sm__api_resolution_rerun, 0}, /* rerun.c */
     {SM_HTTP_GET, "/api/v1/resolutions/:id/external_resources",
      sm__api_resolution_external_resources, 0},
 

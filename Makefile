@@ -8,6 +8,7 @@
 #                pytest against an ASan+UBSan build of the extension
 #   make bench   bench/overhead.py against plain Python and the real Sematic
 #   make bench-server  bench/server_load.py: wrk on our server and Sematic's
+#   make bench-ui      bench/ui_paint.ts: the run page of fan-outs of 1k, 10k, 100k in Chromium
 #   make browser-test  the dashboard in Debian's Chromium against the real server (in make test)
 #   make screenshots   the browser tests, saving docs/images/dashboard-*.png
 #   make ui      build the dashboard (ui/dist) from the npm lockfile
@@ -49,10 +50,10 @@ BENCH_SERVER_ARGS ?=
 
 .PHONY: help demo test bench bench-server lint clean distclean deps-demo deps-test venv install \
         c-test asan-test valgrind-test py-test py-asan-test peers format \
-        server-asan-test fuzz fuzz-smoke ui ui-deps ui-test browser-test screenshots
+        server-asan-test fuzz fuzz-smoke ui ui-deps ui-test browser-test screenshots bench-ui
 
 help:
-	@sed -n '3,16s/^# \{0,1\}//p' Makefile
+	@sed -n '3,17s/^# \{0,1\}//p' Makefile
 
 # ---- setup -----------------------------------------------------------------
 
@@ -259,6 +260,12 @@ fuzz-smoke: $(FUZZ_BIN)
 	$(FUZZ_RUN) -max_total_time=$(FUZZ_SMOKE_SECONDS)
 
 # ---- helpers ---------------------------------------------------------------
+
+# The run page at 1,000, 10,000 and 100,000 runs in Chromium: /dag fetch, time to
+# sematic:graph-ready, longest task, heap, click to panel, pan/zoom frames (bench/ui_paint.ts).
+BENCH_UI_ARGS ?=
+bench-ui: deps-test install ui
+	cd ui && npx vite-node ../bench/ui_paint.ts -- $(BENCH_UI_ARGS)
 
 peers:
 	@PATH="$(ORIG_PATH)" bash bench/peers/setup.sh

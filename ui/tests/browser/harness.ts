@@ -27,6 +27,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type BrowserServer, type Page } from 'playwright-core';
 
+// bench/ui_paint.ts lives outside ui/ and reaches playwright-core's types through here.
+export type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+
 export const REPO = path.resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const UI_DIST = path.join(REPO, 'ui', 'dist');
 /** Where `python -m pipelines.<name>` finds the tests' pipelines. */

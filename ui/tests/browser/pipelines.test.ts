@@ -2,7 +2,7 @@
 /** `/pipelines`: one row per pipeline function, with its last runs as state chips. */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { pipelineRowSel, withPage } from './dashboard';
+import { pipelineRowSel, showsNumber, waitText, withPage } from './dashboard';
 import { connectBrowser, runsOf, screenshot, waitFor } from './harness';
 
 const suite = inject('suite');
@@ -21,7 +21,7 @@ async function chipStates(page: import('playwright-core').Page, functionPath: st
     .evaluateAll((chips) => chips.map((c) => c.getAttribute('data-state') ?? '(none)'));
 }
 
-describe('pipelines index', () => {
+describe('pipelines and the shell', () => {
   it('lists the example pipeline with a RESOLVED chip per run, and the failed one with its state', async () => {
     const [failedRoot] = (await runsOf(suite.url, suite.roots.failing)).filter((r) => r.parent_id === null);
     expect(['FAILED', 'NESTED_FAILED']).toContain(failedRoot.future_state);
@@ -52,6 +52,31 @@ describe('pipelines index', () => {
       // One row per function, however many runs it has.
       expect(await page.locator(pipelineRowSel('__main__.pipeline')).count()).toBe(1);
       await screenshot(page, 'dashboard-pipelines.png');
+    });
+  });
+
+  it("opens a pipeline's page with its metrics", async () => {
+    await withPage(browser, suite.url, 'pipeline-page', async (page) => {
+      await page.goto('/pipeline/__main__.pipeline');
+      // Two runs of the example, both resolved: the metrics count them.
+      await waitText(page, '[data-testid=pipeline-metrics]', 'the metrics of 2 runs', (t) => showsNumber(t, 2));
+    });
+  });
+
+  it('shows the change feed live on the runs page', async () => {
+    await withPage(browser, suite.url, 'connection', async (page) => {
+      await page.goto('/runs');
+      // README names the attribute, not its values; the shell's are connecting, live, offline
+      // and idle (a page that does not follow the feed). The runs page follows it.
+      let last: string | null = null;
+      await waitFor(
+        '[data-testid=connection][data-status="live"]',
+        async () => {
+          last = await page.locator('[data-testid=connection]').getAttribute('data-status', { timeout: 1_000 }).catch(() => null);
+          return last === 'live';
+        },
+        { describe: () => `data-status=${String(last)}` },
+      );
     });
   });
 });

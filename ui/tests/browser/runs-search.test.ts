@@ -3,7 +3,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withPage } from './dashboard';
-import { connectBrowser, oneRun, runsOf, screenshot, waitFor, type ApiRun } from './harness';
+import { connectBrowser, oneRun, runPipeline, runsOf, screenshot, waitFor, type ApiRun } from './harness';
 
 const suite = inject('suite');
 let browser: Browser;
@@ -90,6 +90,40 @@ describe('runs search', () => {
       expect(failedIds).toContain(oneRun(failing, 'share').id);
       await waitRows(page, `exactly the failed runs ${JSON.stringify(failedIds)}`, (ids) => sameSet(ids, failedIds));
       await expect.poll(() => page.locator('select[data-testid=status-filter]').inputValue()).toBe('failed');
+      const states = await page
+        .locator('[data-testid=run-row]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-state')));
+      const want = failedIds.map((id) => failing.find((r) => r.id === id)!.future_state);
+      expect(states.sort()).toEqual(want.sort());
+    });
+  });
+
+  it('pages forward and back through every run', async () => {
+    await withPage(browser, suite.url, 'runs-paging', async (page) => {
+      await page.goto('/runs');
+      const first = await waitRows(page, 'a first page of runs', (ids) => ids.length > 0);
+      await page.locator('[data-testid=next-page]').click();
+      const second = await waitRows(page, 'a second page, none of the first page again', (ids) =>
+        ids.length > 0 && ids.every((id) => !first.includes(id)),
+      );
+      expect(second.length).toBeGreaterThan(0);
+      await page.locator('[data-testid=previous-page]').click();
+      await waitRows(page, 'the first page again', (ids) => ids.join() === first.join());
+    });
+  });
+
+  it('says when runs appeared after the page was read, and shows them on request', async () => {
+    await withPage(browser, suite.url, 'runs-new', async (page) => {
+      await page.goto('/runs?root=1');
+      const before = await waitRows(page, 'the pipeline runs', (ids) => ids.includes(suite.roots.nested));
+      const root = await runPipeline(suite.home, 'fanout', ['3']);
+      await waitFor('[data-testid=new-runs] after a pipeline ran', () => page.locator('[data-testid=new-runs]').count(), {
+        describe: async () => `rows ${JSON.stringify(await rowIds(page))}`,
+      });
+      // Not spliced in under the reader's eyes: the list is what it was until asked.
+      expect(await rowIds(page)).toEqual(before);
+      await page.locator('[data-testid=new-runs]').click();
+      await waitRows(page, `the new pipeline run ${root} listed`, (ids) => ids.includes(root));
     });
   });
 });

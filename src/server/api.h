@@ -209,6 +209,16 @@ int sm__log_cursor_decode(const char *what, const char *token, struct sm_log_cur
  */
 void sm__api_write_user(struct sm_jw *w, const struct sm_user_rec *u);
 
+/* ----------------------------------------------------------------- notes.c */
+
+/*
+ * A note as Sematic's API shows one, keys sorted as Flask writes them, with
+ * its author (`user`, read from the store; null when none or deleted). 0, or
+ * the store's error (in err) reading the user.
+ */
+int sm__api_write_note(struct sm_jw *w, struct sm_store *store, const struct sm_note_rec *n,
+                       struct sm_err *err);
+
 /* ------------------------------------------------------------------ auth.c */
 
 /*

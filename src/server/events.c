@@ -60,6 +60,7 @@
 #include "sematic/graph.h"
 #include "sematic/json.h"
 
+#include "api.h"
 #include "events.h"
 #include "handlers.h"
 #include "internal.h"
@@ -646,11 +647,14 @@ static int step_note(struct sm__events *ev, struct sm_store *store, struct row *
         struct sm_note_rec note;
         struct sm_err gerr = SM_ERR_INIT;
         int grc = is_deleted ? SM_ENOTFOUND : sm_store_get_note(store, id, &note, &gerr);
-        if (grc == 0)
-            sm_note_rec_to_json(&note, &w);
-        else if (grc == SM_ENOTFOUND)
+        if (grc == 0) {
+            /* Sematic's note, as GET /api/v1/notes shows it: with its author. */
+            grc = sm__api_write_note(&w, store, &note, &gerr);
+        } else if (grc == SM_ENOTFOUND) {
             sm_jw_null(&w); /* deleted, or deleted since */
-        else
+            grc = 0;
+        }
+        if (grc != 0)
             rc = sm_errf(err, grc, "%s", gerr.msg);
         sm_jw_end_object(&w);
         rc = rc ? rc : emit(ev, out, SM_EVENTS_NOTE, &w, err);

@@ -46,10 +46,9 @@ static void key_time(struct sm_jw *w, const char *key, int64_t us)
     sm_jw_stringz(w, text);
 }
 
-/* A note, keys sorted as Flask writes them, with its user looked up. */
-static int write_note(struct note_writer *nw, const struct sm_note_rec *n)
+int sm__api_write_note(struct sm_jw *w, struct sm_store *store, const struct sm_note_rec *n,
+                       struct sm_err *err)
 {
-    struct sm_jw *w = nw->w;
     /* The user is read last: that read may reuse the memory n's strings are in. */
     char user_id[SM_ID_HEX_LEN + 1] = "";
     bool has_user = n->user_id != NULL && strlen(n->user_id) == SM_ID_HEX_LEN;
@@ -68,11 +67,11 @@ static int write_note(struct note_writer *nw, const struct sm_note_rec *n)
     key_time(w, "updated_at", n->updated_at);
     sm_jw_keyz(w, "user");
     struct sm_user_rec user;
-    int rc = has_user ? sm_store_get_user(nw->store, user_id, &user, &nw->err) : SM_ENOTFOUND;
+    int rc = has_user ? sm_store_get_user(store, user_id, &user, err) : SM_ENOTFOUND;
     if (rc == 0) {
         sm__api_write_user(w, &user);
     } else if (rc == SM_ENOTFOUND) {
-        sm_err_clear(&nw->err); /* a deleted user: shown as none */
+        sm_err_clear(err); /* a deleted user: shown as none */
         sm_jw_null(w);
     } else {
         return rc;
@@ -85,7 +84,8 @@ static int write_note(struct note_writer *nw, const struct sm_note_rec *n)
 
 static int write_listed_note(void *ctx, const struct sm_note_rec *n)
 {
-    return write_note(ctx, n);
+    struct note_writer *nw = ctx;
+    return sm__api_write_note(nw->w, nw->store, n, &nw->err);
 }
 
 /* The filters of the request, and function_path's condition when given, as one filter. */
@@ -241,7 +241,7 @@ int sm__api_note_post(struct sm_http_req *req, struct sm_http_resp *resp)
     struct note_writer nw = {.w = sm_http_json(resp, 200), .store = store, .err = SM_ERR_INIT};
     sm_jw_begin_object(nw.w);
     sm_jw_keyz(nw.w, "content");
-    rc = write_note(&nw, &n);
+    rc = sm__api_write_note(nw.w, nw.store, &n, &nw.err);
     sm_jw_end_object(nw.w);
     if (rc != 0)
         rc = sm_http_store_error(resp, &nw.err);

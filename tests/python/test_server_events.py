@@ -383,13 +383,16 @@ def test_events__a_note_through_the_api_and_the_latency_of_commits(server):
         )
         after = time.time()
         assert status == 200, answer
-        note_id = json.loads(answer)["content"]["id"]
+        posted = json.loads(answer)["content"]
+        note_id = posted["id"]
         (e,) = stream.until(lambda e: True)
         assert e["event"] == "note"
         assert e["data"]["id"] == note_id
         assert e["data"]["deleted"] is False
         assert (e["data"]["run_id"], e["data"]["root_id"]) == (f.id, f.id)
         assert e["data"]["note"]["note"] == f"note {i}"
+        # The note as the API shows it, author ("user") included: the dashboard renders either.
+        assert e["data"]["note"] == posted
         samples.append((e["t"] - before, e["t"] - after))
     status, _, _ = server.request("DELETE", f"/api/v1/notes/{note_id}")
     assert status == 200

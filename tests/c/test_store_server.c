@@ -834,6 +834,24 @@ static void test_store_server__a_whole_pipeline_is_listed_in_write_order(void **
     assert_string_equal(s.ids[0], sha1_id);
     assert_string_equal(s.ids[1], art2);
 
+    /* With many other artifacts in the store, each is looked up instead of a pass over all:
+     * the same two, in the order the edges name them. */
+    OK(sm_store_begin(f->s, &err));
+    for (unsigned i = 0; i < 20; i++) {
+        char other[SM_SHA1_HEX_LEN + 1];
+        snprintf(other, sizeof(other), "%040x", 1000 + i);
+        struct sm_artifact_rec a;
+        sematic_artifact(&a, other);
+        OK(sm_store_put_artifact(f->s, &a, NULL, 0, &err));
+    }
+    OK(sm_store_commit(f->s, &err));
+    memset(&s, 0, sizeof(s));
+    OK(sm_store_list_pipeline(f->s, SM_ENTITY_ARTIFACTS, root,
+                              (union sm_row_fn){.artifact = seen_artifact}, &s, &err));
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.ids[0], sha1_id);
+    assert_string_equal(s.ids[1], art2);
+
     FAILS(SM_EINVAL, sm_store_list_pipeline(f->s, SM_ENTITY_NOTES, root,
                                             (union sm_row_fn){.run = seen_run}, &s, &err));
     HAS(err.msg, "pass runs, edges or artifacts");

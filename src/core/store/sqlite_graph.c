@@ -16,13 +16,15 @@
  *  - This file's cached statements use aux slots 32 and up (sqlite_query.c
  *    has 0 to 7, sqlite_server.c 8 to 31).
  *
- *  - Artifacts come in the order the pipeline's edges first name them.
+ *  - Artifacts come each once: looked up in the order the pipeline's edges
+ *    first name them, or in table order when a pass over the table is cheaper.
  *
  * Start reading at sm__sq_read_dag().
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -38,6 +40,8 @@ enum {
     A_PIPE_EDGES,
     A_PIPE_ARTS,
     A_PIPE_ART_GET,
+    A_PIPE_ART_COUNT,
+    A_PIPE_ART_ALL,
     A_DAG_BEGIN,
     A_DAG_END,
     A_DAG_SEQ,
@@ -64,6 +68,9 @@ static const char pipe_edges_sql[] =
 static const char pipe_art_ids_sql[] = "SELECT artifact_id FROM edges WHERE root_id = ?1 AND "
                                        "artifact_id IS NOT NULL ORDER BY rowid";
 static const char pipe_art_get_sql[] = "SELECT " ART_COLS " FROM artifacts WHERE id = ?1";
+/* An upper bound of the store's artifacts, at the cost of one descent of the table. */
+static const char pipe_art_count_sql[] = "SELECT coalesce(max(rowid), 0) FROM artifacts";
+static const char pipe_art_all_sql[] = "SELECT " ART_COLS " FROM artifacts";
 static const char dag_seq_sql[] = "SELECT value FROM meta WHERE key = 'change_seq'";
 static const char dag_runs_sql[] =
     "SELECT r.id, r.parent_id, r.name, f.function_path, r.state "
@@ -101,15 +108,16 @@ static void stmt_done(sqlite3_stmt *s, bool owned)
         done(s);
 }
 
-/* A set of artifact ids: open addressing over slots of the id and its length (0: empty). */
-struct id_slot {
-    unsigned char len;
-    char id[SM_SHA256_HEX_LEN];
-};
-
+/*
+ * A set of artifact ids, in the order added: the ids in an array, and a table of 64-bit
+ * slots (a 32-bit hash tag above the index + 1; 0 is empty) small enough to stay in cache,
+ * so a probe touches an id only when its tag matches.
+ */
 struct id_set {
-    struct id_slot *slots;
-    size_t mask, n;
+    char (*ids)[SM_SHA256_HEX_LEN + 1];
+    size_t n, cap;
+    uint64_t *slots;
+    size_t mask;
 };
 
 static uint64_t id_hash(const char *id, size_t len)
@@ -124,69 +132,146 @@ static uint64_t id_hash(const char *id, size_t len)
     return h;
 }
 
-/* Add id (len bytes, 1 to 64); true when it was not there yet. */
-static bool id_set_add(struct id_set *set, const char *id, size_t len)
+static void id_set_release(struct id_set *set)
 {
-    if ((set->n + 1) * 2 > set->mask + 1) {
+    sm_free(set->ids);
+    sm_free(set->slots);
+}
+
+/* The slot of id (len bytes), or of the empty slot where it would go; *found says which. */
+static size_t id_set_probe(const struct id_set *set, const char *id, size_t len, uint64_t h,
+                           bool *found)
+{
+    uint64_t tag = h >> 32 << 32;
+    size_t k = h & set->mask;
+    for (; set->slots[k] != 0; k = (k + 1) & set->mask) {
+        uint64_t v = set->slots[k];
+        if ((v >> 32 << 32) != tag)
+            continue;
+        const char *have = set->ids[(uint32_t)v - 1];
+        if (strncmp(have, id, len) == 0 && have[len] == '\0') {
+            *found = true;
+            return k;
+        }
+    }
+    *found = false;
+    return k;
+}
+
+static bool id_set_has(const struct id_set *set, const char *id, size_t len)
+{
+    bool found = false;
+    if (set->slots != NULL)
+        id_set_probe(set, id, len, id_hash(id, len), &found);
+    return found;
+}
+
+/* Add id (len bytes, 1 to 64) unless it is there. */
+static void id_set_add(struct id_set *set, const char *id, size_t len)
+{
+    if ((set->n + 1) * 2 > (set->slots ? set->mask + 1 : 0)) {
         size_t size = set->slots ? (set->mask + 1) * 2 : 1024;
-        struct id_slot *slots = sm_xcalloc(size, sizeof(*slots));
-        for (size_t i = 0; set->slots != NULL && i <= set->mask; i++) {
-            const struct id_slot *o = &set->slots[i];
-            if (o->len == 0)
-                continue;
-            size_t k = id_hash(o->id, o->len) & (size - 1);
-            while (slots[k].len != 0)
+        uint64_t *slots = sm_xcalloc(size, sizeof(*slots));
+        for (size_t i = 0; i < set->n; i++) {
+            uint64_t h = id_hash(set->ids[i], strlen(set->ids[i]));
+            size_t k = h & (size - 1);
+            while (slots[k] != 0)
                 k = (k + 1) & (size - 1);
-            slots[k] = *o;
+            slots[k] = (h >> 32 << 32) | (uint64_t)(i + 1);
         }
         sm_free(set->slots);
         set->slots = slots;
         set->mask = size - 1;
     }
-    size_t k = id_hash(id, len) & set->mask;
-    for (; set->slots[k].len != 0; k = (k + 1) & set->mask)
-        if (set->slots[k].len == len && memcmp(set->slots[k].id, id, len) == 0)
-            return false;
-    set->slots[k].len = (unsigned char)len;
-    memcpy(set->slots[k].id, id, len);
-    set->n++;
-    return true;
+    uint64_t h = id_hash(id, len);
+    bool found;
+    size_t k = id_set_probe(set, id, len, h, &found);
+    if (found)
+        return;
+    if (set->n == set->cap) {
+        set->cap = set->cap ? set->cap * 2 : 256;
+        set->ids = sm_xrealloc(set->ids, set->cap * sizeof(*set->ids));
+    }
+    memcpy(set->ids[set->n], id, len);
+    set->ids[set->n][len] = '\0';
+    set->slots[k] = (h >> 32 << 32) | (uint64_t)(++set->n);
 }
 
-/* The artifacts of a pipeline's edges, each once, in the order the edges name them. */
+static int deliver_artifact(struct sqlite_store *st, sqlite3_stmt *s, sm_artifact_fn fn, void *ctx)
+{
+    struct texts t;
+    sm__sq_texts_init(&t, st, false);
+    struct sm_artifact_rec a;
+    sm__sq_artifact_from_row(&t, s, &a);
+    return fn(ctx, &a);
+}
+
+/*
+ * The artifacts of a pipeline's edges, each once. Their ids first (a hash set), then either a
+ * lookup of each by id, in the order the edges name them, or, when they are a quarter or
+ * more of the store's artifacts, one pass over the table keeping those in the set: a lookup
+ * through the text primary key costs about ten rows of a pass (2.5 us against 0.2 us).
+ */
 static int list_pipeline_artifacts(struct sqlite_store *st, sqlite3_stmt *ids, sm_artifact_fn fn,
                                    void *ctx, struct sm_err *err)
 {
-    bool owned;
-    sqlite3_stmt *get = stmt(st, A_PIPE_ART_GET, pipe_art_get_sql, &owned, err);
-    if (get == NULL)
-        return st->prep_rc;
-    struct id_set seen = {0};
+    struct id_set set = {0};
     int out = 0, rc;
     while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(ids, 0);
         size_t len = (size_t)sqlite3_column_bytes(ids, 0);
-        if (id == NULL || len == 0 || len > SM_SHA256_HEX_LEN || !id_set_add(&seen, id, len))
-            continue;
-        sqlite3_bind_text(get, 1, id, (int)len, SQLITE_STATIC);
-        int grc = sqlite3_step(get);
-        if (grc == SQLITE_ROW) {
-            struct texts t;
-            sm__sq_texts_init(&t, st, false);
-            struct sm_artifact_rec a;
-            sm__sq_artifact_from_row(&t, get, &a);
-            out = fn(ctx, &a);
-        } else if (grc != SQLITE_DONE) { /* DONE: an edge may name an artifact not yet written */
-            out = sm__sq_fail(st, grc, "read", err);
-        }
-        sqlite3_reset(get);
-        if (out)
-            break;
+        if (id != NULL && len > 0 && len <= SM_SHA256_HEX_LEN)
+            id_set_add(&set, id, len);
     }
-    if (!out && rc != SQLITE_DONE && rc != SQLITE_ROW)
+    if (rc != SQLITE_DONE)
         out = sm__sq_fail(st, rc, "read", err);
-    stmt_done(get, owned);
-    sm_free(seen.slots);
+    int64_t n_stored = 0;
+    bool owned;
+    sqlite3_stmt *s = NULL;
+    if (!out && set.n > 0) {
+        s = stmt(st, A_PIPE_ART_COUNT, pipe_art_count_sql, &owned, err);
+        if (s == NULL)
+            out = st->prep_rc;
+        else if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+            n_stored = sqlite3_column_int64(s, 0);
+        else
+            out = sm__sq_fail(st, rc, "read", err);
+        if (s != NULL)
+            stmt_done(s, owned);
+    }
+    if (!out && set.n > 0 && (int64_t)set.n * 4 >= n_stored) {
+        s = stmt(st, A_PIPE_ART_ALL, pipe_art_all_sql, &owned, err);
+        if (s == NULL) {
+            out = st->prep_rc;
+        } else {
+            while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                const char *id = (const char *)sqlite3_column_text(s, 0);
+                size_t len = (size_t)sqlite3_column_bytes(s, 0);
+                if (id != NULL && id_set_has(&set, id, len) &&
+                    (out = deliver_artifact(st, s, fn, ctx)) != 0)
+                    break;
+            }
+            if (!out && rc != SQLITE_DONE)
+                out = sm__sq_fail(st, rc, "read", err);
+            stmt_done(s, owned);
+        }
+    } else if (!out && set.n > 0) {
+        s = stmt(st, A_PIPE_ART_GET, pipe_art_get_sql, &owned, err);
+        if (s == NULL)
+            out = st->prep_rc;
+        for (size_t i = 0; s != NULL && i < set.n && !out; i++) {
+            sqlite3_bind_text(s, 1, set.ids[i], -1, SQLITE_STATIC);
+            rc = sqlite3_step(s);
+            if (rc == SQLITE_ROW)
+                out = deliver_artifact(st, s, fn, ctx);
+            else if (rc != SQLITE_DONE) /* DONE: an edge may name an artifact not yet written */
+                out = sm__sq_fail(st, rc, "read", err);
+            sqlite3_reset(s);
+        }
+        if (s != NULL)
+            stmt_done(s, owned);
+    }
+    id_set_release(&set);
     return out;
 }
 

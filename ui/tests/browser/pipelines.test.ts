@@ -51,6 +51,13 @@ describe('pipelines and the shell', () => {
       expect(await chipStates(page, '__main__.nested_pipeline')).toEqual(['RESOLVED']);
       // One row per function, however many runs it has.
       expect(await page.locator(pipelineRowSel('__main__.pipeline')).count()).toBe(1);
+      // Each row's counts load as it scrolls into view: the example's two runs.
+      await expect
+        .poll(() => page.locator(`${pipelineRowSel('__main__.pipeline')} [data-testid=pipeline-run-count]`).textContent(), {
+          timeout: 10_000,
+        })
+        .toBe('2');
+      await expect.poll(() => page.getByText('…', { exact: true }).count(), { timeout: 10_000 }).toBe(0);
       await screenshot(page, 'dashboard-pipelines.png');
     });
   });

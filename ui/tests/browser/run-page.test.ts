@@ -202,6 +202,8 @@ describe('run page', () => {
       await withPage(browser, suite.url, 'live', async (page) => {
         await openRunPage(page, root);
         await waitNodeState(page, firstId, 'SCHEDULED');
+        // The page's own stream shows in the top bar.
+        await page.locator('[data-testid=connection][data-status="live"]').waitFor({ timeout: 10_000 });
         await waitText(page, '[data-testid=pipeline-status]', 'the pipeline status to say it runs', (t) => /running|in progress/i.test(t));
 
         await writeFile(path.join(gates, 'first.go'), '');

@@ -61,7 +61,9 @@ export function PipelineRow({ run, version, onRuns }: PipelineRowProps): ReactEl
       <td>
         <Tags tags={newest.tags} />
       </td>
-      <td className="num">{m === null ? '…' : m.total_count}</td>
+      <td className="num" data-testid="pipeline-run-count">
+        {m === null ? '…' : m.total_count}
+      </td>
       <td className="num nowrap">{m === null ? '…' : formatDuration(avg)}</td>
       <td className="num">{m === null ? '…' : rate === null ? '—' : `${Math.round(rate * 100)}%`}</td>
       <td className="nowrap">

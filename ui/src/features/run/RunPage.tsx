@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useState, type ReactElement } from 'react';
 import { useLocation, useNavigate, useParams } from 'react-router-dom';
 import { EventHub } from '../../api/eventHub';
+import { useReportLiveStatus } from '../../api/LiveEvents';
 import { ErrorBoundary } from '../../app/ErrorBoundary';
 import { ancestorsOf, layoutInputOf, stateAt } from '../graph/graphModel';
 import { GraphView } from '../graph/GraphView';
@@ -25,6 +26,8 @@ function RunPageFor({ rootId }: { rootId: string }): ReactElement {
   const hub = useMemo(() => new EventHub(), []);
   const graph = useGraphModel(rootId, hub);
   const model = graph.model;
+  // This page reads its own stream (one per pipeline run): the top bar shows its state.
+  useReportLiveStatus(graph.loading ? null : graph.live);
   const [expanded, setExpanded] = useState<ReadonlySet<number>>(() => new Set());
 
   const setView = useCallback(

@@ -227,9 +227,7 @@ py-asan-test: deps-test install
 server-asan-test: deps-test venv
 	$(call meson_build,build-asan,-Dpython=false -Dtests=true $(SANITIZE))
 	SEMATIC_CLI=$(CURDIR)/build-asan/src/cli/sematic UBSAN_OPTIONS=$(UBSAN_OPTIONS_) \
-	    $(VENV)/bin/pytest tests/python/test_server_core.py tests/python/test_server_write.py \
-	    tests/python/test_server_read.py tests/python/test_server_auth.py \
-	    tests/python/test_server_events.py -p no:cacheprovider $(PYTEST_ARGS)
+	    $(VENV)/bin/pytest tests/python/test_server_*.py -p no:cacheprovider $(PYTEST_ARGS)
 
 # ---- fuzzing ---------------------------------------------------------------
 

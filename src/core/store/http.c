@@ -137,12 +137,6 @@ static bool is_transient(CURLcode rc)
            rc == CURLE_GOT_NOTHING;
 }
 
-/* true when the server may have applied the request although no answer came back. */
-static bool may_have_applied(CURLcode rc)
-{
-    return rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING;
-}
-
 /* SM_EIO naming the server and what to do, for a request that got no HTTP answer. */
 static int transport_error(struct http_store *h, const char *method, CURLcode rc,
                            struct sm_err *err)
@@ -204,8 +198,8 @@ static int perform(struct http_store *h, const char *method, const struct sm_buf
     long wait_ms = RETRY_FIRST_MS;
     bool replay = false;
     for (int attempt = 0;; attempt++) {
-        /* A request sent again after one the server may have applied says so: it then skips
-         * the pipeline status changes its first delivery already made (store_api.c). */
+        /* A request sent again says so: the server then skips the pipeline status changes a
+         * first delivery may already have made (store_api.c). */
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, replay ? h->replay_headers : h->headers);
         sm_buf_reset(&h->resp);
         h->resp_too_big = false;
@@ -224,7 +218,12 @@ static int perform(struct http_store *h, const char *method, const struct sm_buf
                 return sm_errf(err, SM_ETOOBIG, "the answer of '%.100s' is too large", h->url);
             return 0;
         }
-        replay = replay || (rc != CURLE_OK && may_have_applied(rc));
+        /* Every later attempt is a replay: even a failure to connect may follow a delivery the
+         * server applied, because libcurl itself sends a request again on a fresh connection
+         * when a reused one dies without an answer, and reports only how that second try
+         * ended. 503 (busy) is the one answer that says nothing was applied, and marking its
+         * retry costs nothing: a replay only skips pipeline status changes the store refuses. */
+        replay = true;
         sleep_ms(wait_ms);
         wait_ms *= 2;
     }

@@ -33,7 +33,7 @@ from typing import Dict, Optional, Tuple
 
 import pytest
 
-from store_fixture import cli_path
+from store_fixture import binary_env, cli_path
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -62,7 +62,7 @@ def sanitizer_report(text: str) -> Optional[str]:
 
 
 def server_env(home: Path, **extra: str) -> Dict[str, str]:
-    env = dict(os.environ)
+    env = binary_env()
     env["SEMATIC_HOME"] = str(home)
     env["SEMATIC_SERVER_TEST_ROUTES"] = "1"
     env.pop("SEMATIC_SERVER_PORT", None)

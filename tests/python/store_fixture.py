@@ -50,9 +50,24 @@ def cli_path() -> Path:
     return Path(sys.executable).parent / "sematic"
 
 
+def binary_env() -> dict:
+    """This process's environment for running the `sematic` binary.
+
+    Without LD_PRELOAD: `make py-asan-test` preloads the sanitizer runtimes
+    into the interpreter, and children inherit them; in the uninstrumented
+    binary they check nothing, and at exit libp11-kit's destructor (pulled in
+    by libcurl) then deadlocks in freelocale() on glibc's locale lock. The
+    binary has suites of its own under ASan (asan-test, server-asan-test).
+    """
+    env = dict(os.environ)
+    if "SEMATIC_CLI" not in env:
+        env.pop("LD_PRELOAD", None)
+    return env
+
+
 def cli_env(home: Path, **extra: str) -> dict:
     """The environment for a CLI run: its own home, UTC (so times are fixed)."""
-    env = dict(os.environ)
+    env = binary_env()
     env["SEMATIC_HOME"] = str(home)
     env["TZ"] = "UTC"
     env.update(extra)

@@ -32,7 +32,7 @@ from sematic.runners.local_runner import LocalRunner
 from sematic.utils.exceptions import PipelineRunError
 
 from server_fixture import Server, _read_line, free_port, server_env, start_server
-from store_fixture import cli_path
+from store_fixture import binary_env, cli_path
 
 ASAN = os.environ.get("SM_ASAN") == "1"
 HERE = Path(__file__).resolve().parent
@@ -64,15 +64,9 @@ def use_embedded(monkeypatch, home: Path) -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    """`sematic ARGS` with this process's environment, but no preloaded sanitizer runtime.
-
-    The CLI binary is not instrumented. With libasan preloaded into it (make py-asan-test), a
-    process whose libcurl request was refused hangs at exit: glibc's locale lock is left
-    unbalanced, and libp11-kit's destructor (a dependency of libcurl's) waits on it forever.
-    """
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    """`sematic ARGS` with this process's environment (binary_env: no preloaded sanitizer)."""
     return subprocess.run(
-        [str(cli_path()), *args], env=env, capture_output=True, text=True, timeout=120
+        [str(cli_path()), *args], env=binary_env(), capture_output=True, text=True, timeout=120
     )
 
 

@@ -200,7 +200,9 @@ py-test: deps-test install peers
 # staged in build-asan-py/staging and put first on PYTHONPATH; the sanitizer
 # runtime is preloaded into the uninstrumented interpreter, and pymalloc is off
 # so ASan sees every allocation. Leak detection is off: CPython frees little
-# at exit. Tests that cannot run this way check SM_ASAN=1.
+# at exit. Tests that cannot run this way check SM_ASAN=1. The `sematic`
+# binary the tests run (CLI, server) is build-asan's: glibc's locale lock
+# deadlocks at exit in the uninstrumented one with libasan preloaded.
 # Sanitizer reports go to files (pytest captures stderr, and an aborted
 # process never prints what it captured) and are shown when pytest fails;
 # abort_on_error lets pytest's faulthandler name the test that was running.
@@ -209,12 +211,14 @@ SANITIZER_LOG := $(CURDIR)/build-asan-py/sanitizer
 ASAN_PY_OPTIONS := -Dpython=true -Dtests=false $(SANITIZE) -Dpython.platlibdir=/site \
     -Dpython.purelibdir=/site
 py-asan-test: deps-test install
+	$(call meson_build,build-asan,-Dpython=false -Dtests=true $(SANITIZE))
 	$(call meson_build,build-asan-py,$(ASAN_PY_OPTIONS))
 	@rm -rf $(STAGING)
 	@$(MESON) install -C build-asan-py --quiet --no-rebuild --destdir $(STAGING)
 	@cd tests/python && PYTHONPATH=$(STAGING)/site $(VPY) -c '$(WHICH_SEMATIC)' $(STAGING)/
 	@rm -f $(SANITIZER_LOG).*
 	SM_ASAN=1 PYTHONPATH=$(STAGING)/site PYTHONMALLOC=malloc \
+	    SEMATIC_CLI=$(CURDIR)/build-asan/src/cli/sematic \
 	    LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(SANITIZER_LOG) \
 	    UBSAN_OPTIONS=$(UBSAN_OPTIONS_):abort_on_error=1:log_path=$(SANITIZER_LOG) \

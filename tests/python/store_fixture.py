@@ -53,11 +53,11 @@ def cli_path() -> Path:
 def binary_env() -> dict:
     """This process's environment for running the `sematic` binary.
 
-    Without LD_PRELOAD: `make py-asan-test` preloads the sanitizer runtimes
-    into the interpreter, and children inherit them; in the uninstrumented
-    binary they check nothing, and at exit libp11-kit's destructor (pulled in
-    by libcurl) then deadlocks in freelocale() on glibc's locale lock. The
-    binary has suites of its own under ASan (asan-test, server-asan-test).
+    Without LD_PRELOAD when the binary is the uninstrumented one: with the
+    sanitizer runtimes preloaded (as pytest's own process has them under ASan)
+    it checks nothing, and glibc's locale lock then deadlocks at exit, in
+    libp11-kit's destructor (pulled in by libcurl) after any strerror().
+    `make py-asan-test` runs build-asan's binary (SEMATIC_CLI) instead.
     """
     env = dict(os.environ)
     if "SEMATIC_CLI" not in env:

@@ -82,7 +82,8 @@ function markFor(n: number): Uint8Array {
 const DRAG_PX = 4;
 const TOGGLE = 22;
 
-function edgePath(l: Layout, k: number): string {
+/** Add edge k to the canvas path: a vertical S-curve from the source's bottom to the destination's top. */
+function traceEdge(ctx: CanvasRenderingContext2D, l: Layout, k: number): void {
   const s = l.edges[2 * k];
   const d = l.edges[2 * k + 1];
   const sx = l.x[s] + l.w[s] / 2;
@@ -90,7 +91,8 @@ function edgePath(l: Layout, k: number): string {
   const dx = l.x[d] + l.w[d] / 2;
   const dy = l.y[d];
   const my = (sy + dy) / 2;
-  return `M${sx},${sy}C${sx},${my} ${dx},${my} ${dx},${dy}`;
+  ctx.moveTo(sx, sy);
+  ctx.bezierCurveTo(sx, my, dx, my, dx, dy);
 }
 
 /**
@@ -107,6 +109,8 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
   const [mode, setMode] = useState<'dom' | 'canvas'>('dom');
   const modeRef = useRef<'dom' | 'canvas'>('dom');
   const [dom, setDom] = useState<DomFrame | null>(null);
+  /** The frame last given to setDom (paint decides from it without waiting for a render). */
+  const domFrame = useRef<DomFrame | null>(null);
   const [detail, setDetail] = useState(detailFor(1));
   const stats = useRef({ drawn: 0, lastFrameMs: 0, frameStart: 0 });
   const drawn = useRef<Uint8Array>(EMPTY_DRAWN);
@@ -131,10 +135,10 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
     setReady(true);
   }, []);
 
-  const drawCanvas = useCallback((t: Transform, view: Rect): number => {
+  /** The canvas, sized to the box and cleared, with t as its transform; null without a 2-D context. */
+  const canvasFor = useCallback((t: Transform): CanvasRenderingContext2D | null => {
     const c = canvas.current;
-    const { model: m, layout: l, selected: sel } = props.current;
-    if (c === null) return 0;
+    if (c === null) return null;
     const dpr = window.devicePixelRatio || 1;
     const { w, h } = size.current;
     if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
@@ -142,10 +146,35 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
       c.height = Math.round(h * dpr);
     }
     const ctx = c.getContext('2d');
-    if (ctx === null) return 0;
+    if (ctx === null) return null;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, c.width, c.height);
     ctx.setTransform(dpr * t.k, 0, 0, dpr * t.k, dpr * t.tx, dpr * t.ty);
+    return ctx;
+  }, []);
+
+  /*
+   * In DOM mode the edges still go on the canvas, under the nodes: as SVG paths in the scaled
+   * layer, every re-cull re-rasterised thousands of long curves (frames of 150-180 ms at
+   * 100,000 runs in bench/ui_paint.ts; 17 ms without them). Redrawn each frame: a few ms.
+   */
+  const drawDomEdges = useCallback(
+    (t: Transform, frame: DomFrame): void => {
+      const ctx = canvasFor(t);
+      if (ctx === null) return;
+      ctx.strokeStyle = '#98a2b3';
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      for (const k of frame.edges) traceEdge(ctx, frame.layout, k);
+      ctx.stroke();
+    },
+    [canvasFor],
+  );
+
+  const drawCanvas = useCallback((t: Transform, view: Rect): number => {
+    const { model: m, layout: l, selected: sel } = props.current;
+    const ctx = canvasFor(t);
+    if (ctx === null) return 0;
     const nodes = cullNodes(l, view);
     const lod = detailFor(t.k);
     const kinds = kindsOf(m);
@@ -208,7 +237,7 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
     }
     drawn.current = mark;
     return nodes.length;
-  }, [kindsOf]);
+  }, [kindsOf, canvasFor]);
 
   const paint = useCallback(
     (force: boolean): void => {
@@ -233,11 +262,8 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
         return;
       }
       if (layer.current !== null) layer.current.style.transform = `translate(${t.tx}px, ${t.ty}px) scale(${t.k})`;
-      setDom((cur) => {
-        if (!force && cur !== null && cur.layout === l && cur.revision === m.revision && contains(cur.rect, view)) {
-          stats.current.lastFrameMs = performance.now() - t0;
-          return cur;
-        }
+      let frame = domFrame.current;
+      if (force || frame === null || frame.layout !== l || frame.revision !== m.revision || !contains(frame.rect, view)) {
         stats.current.frameStart = t0;
         const rect = worldRect(t, w, h, 0.25);
         const nodes = cullNodes(l, rect, 2 * DOM_LIMIT);
@@ -245,10 +271,15 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
         for (const i of nodes) mark[i] = 1;
         drawn.current = mark;
         const edges = cullEdges(l, mark, rect, 3 * DOM_LIMIT);
-        return { rect, nodes, edges, revision: m.revision, layout: l };
-      });
+        frame = { rect, nodes, edges, revision: m.revision, layout: l };
+        domFrame.current = frame;
+        setDom(frame);
+      } else {
+        stats.current.lastFrameMs = performance.now() - t0;
+      }
+      drawDomEdges(t, frame);
     },
-    [drawCanvas, markReady],
+    [drawCanvas, drawDomEdges, markReady],
   );
 
   const schedule = useCallback(
@@ -436,44 +467,33 @@ export function GraphView({ model, layout, selected, onSelect, onToggle }: Graph
       tabIndex={0}
       aria-label="Pipeline graph"
     >
-      <canvas ref={canvas} className="graph-canvas" hidden={mode !== 'canvas'} />
+      <canvas ref={canvas} className="graph-canvas" />
       <div ref={layer} className="graph-layer" hidden={mode !== 'dom'}>
-        {mode === 'dom' && dom !== null && (
-          <>
-            <svg className="graph-edges" width={1} height={1} aria-hidden="true">
-              {dom.edges.map((k) => (
-                <EdgePath key={`${l.edges[2 * k]}-${l.edges[2 * k + 1]}`} d={edgePath(l, k)} />
-              ))}
-            </svg>
-            {dom.nodes.map((i) => (
-              <DagNode
-                key={model.ids[i]}
-                index={i}
-                runId={model.ids[i]}
-                name={model.names[i]}
-                functionPath={model.functions[i]}
-                state={stateAt(model, i)}
-                kind={l.kind[i]}
-                x={l.x[i]}
-                y={l.y[i]}
-                w={l.w[i]}
-                h={l.h[i]}
-                descendants={l.descendants[i]}
-                selected={i === selected}
-                onSelect={onSelect}
-                onToggle={onToggle}
-              />
-            ))}
-          </>
-        )}
+        {mode === 'dom' &&
+          dom !== null &&
+          dom.nodes.map((i) => (
+            <DagNode
+              key={model.ids[i]}
+              index={i}
+              runId={model.ids[i]}
+              name={model.names[i]}
+              functionPath={model.functions[i]}
+              state={stateAt(model, i)}
+              kind={l.kind[i]}
+              x={l.x[i]}
+              y={l.y[i]}
+              w={l.w[i]}
+              h={l.h[i]}
+              descendants={l.descendants[i]}
+              selected={i === selected}
+              onSelect={onSelect}
+              onToggle={onToggle}
+            />
+          ))}
       </div>
     </div>
   );
 }
-
-const EdgePath = memo(function EdgePath({ d }: { d: string }): ReactElement {
-  return <path d={d} />;
-});
 
 interface DagNodeProps {
   index: number;

@@ -295,20 +295,31 @@ PyObject *sm__raise_err(struct sm_py_state *st, const struct sm_err *err)
     return raise_sm_err(st, err);
 }
 
-void sm__run_id_hex(const struct graph_obj *go, int32_t run, char out[33])
+/* UUIDv7 layout: the graph's creation time in ms, then 42 bits of `seed`, then `index`, so the
+ * ids of a graph increase with the index (database indexes on them grow at one end). Unique
+ * across graphs through the time and the seed. */
+static void graph_id_hex(const struct graph_obj *go, uint64_t seed, int32_t index, char out[33])
 {
     static const char digits[] = "0123456789abcdef";
-    /* UUIDv7 layout: the graph's creation time in ms, then 42 bits of the graph's seed, then
-     * the run index, so the runs of a graph get increasing ids (database indexes on run ids
-     * then grow at one end). Unique across graphs through the time and the seed. */
-    uint64_t hi = (go->id_ms << 16) | 0x7000ULL | (go->id_seed & 0xFFFULL);
-    uint64_t lo = 0x8000000000000000ULL | (((go->id_seed >> 12) & 0x3FFFFFFFULL) << 32) |
-                  (uint64_t)(uint32_t)run;
+    uint64_t hi = (go->id_ms << 16) | 0x7000ULL | (seed & 0xFFFULL);
+    uint64_t lo =
+        0x8000000000000000ULL | (((seed >> 12) & 0x3FFFFFFFULL) << 32) | (uint64_t)(uint32_t)index;
     for (int i = 15; i >= 0; i--, hi >>= 4)
         out[i] = digits[hi & 0xF];
     for (int i = 31; i >= 16; i--, lo >>= 4)
         out[i] = digits[lo & 0xF];
     out[32] = '\0';
+}
+
+void sm__run_id_hex(const struct graph_obj *go, int32_t run, char out[33])
+{
+    graph_id_hex(go, go->id_seed, run, out);
+}
+
+void sm__edge_id_hex(const struct graph_obj *go, int32_t edge, char out[33])
+{
+    /* Another seed than the runs', so that no edge shares a run's id. */
+    graph_id_hex(go, go->id_seed ^ 0x5A5A5A5A5A5ULL, edge, out);
 }
 
 static PyObject *future_get_id(PyObject *self, void *Py_UNUSED(closure))

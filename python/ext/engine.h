@@ -97,5 +97,8 @@ PyObject *sm__raise_err(struct sm_py_state *st, const struct sm_err *err);
 
 /* Write the 32-hex id of `run` of graph `go` (its future id) into out (33 bytes). */
 void sm__run_id_hex(const struct graph_obj *go, int32_t run, char out[33]);
+/* The id of the graph's edge number `edge` (record.c): increasing with it, so a run's input
+ * edges, made in parameter order, list in that order. */
+void sm__edge_id_hex(const struct graph_obj *go, int32_t edge, char out[33]);
 
 #endif

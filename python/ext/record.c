@@ -822,11 +822,7 @@ static int32_t new_edge(struct recorder_obj *r, int32_t source, int32_t dest, in
 {
     r->edges = xgrow(r->edges, &r->cap_edges, sizeof(*r->edges), r->n_edges + 1);
     struct rec_edge *e = &r->edges[r->n_edges];
-    struct sm_err err = SM_ERR_INIT;
-    if (sm_random_id(e->id, &err) < 0) {
-        sm__raise_err(rec_state(r), &err);
-        return -1;
-    }
+    sm__edge_id_hex(r->graph, r->n_edges, e->id);
     e->source = source;
     e->dest = dest;
     e->param = param;

@@ -82,6 +82,11 @@ def fan(n: int) -> List[float]:
 
 
 @sematic.func
+def four_params(zeta: int, alpha: int, mid: int, beta: int) -> int:
+    return zeta + alpha + mid + beta
+
+
+@sematic.func
 def boom(x: float) -> float:
     raise ValueError("boom")
 
@@ -444,6 +449,18 @@ def test_edges__of_runs_with_or_and_in(api):
     assert any(e["source_run_id"] == middle["id"] for e in edges)
     assert len(api.ok("/api/v1/edges")["content"]) <= 20
     assert "invalid filters" in api.error("/api/v1/edges", {"filters": "[]"})
+
+
+def test_edges__a_runs_inputs_oldest_first_are_in_parameter_order(api):
+    """The dashboard lists a run's inputs as the function declares them (not by name)."""
+    for _ in range(3):  # the order must not depend on luck: the ids of one millisecond
+        f = four_params(1, 2, 3, 4)
+        assert run(f) == 10
+        edges = api.ok(
+            "/api/v1/edges",
+            {"limit": -1, "order": "asc", "filters": {"destination_run_id": {"eq": f.id}}},
+        )["content"]
+        assert [e["destination_name"] for e in edges] == ["zeta", "alpha", "mid", "beta"]
 
 
 # ------------------------------------------------------------------ logs

@@ -15,7 +15,8 @@ export async function fetchRunArtifacts(runId: string, direction: Direction, sig
   const column = direction === 'inputs' ? 'destination_run_id' : 'source_run_id';
   const edges = (
     await apiGet<{ content: Edge[] }>(
-      '/api/v1/edges' + query({ filters: JSON.stringify({ [column]: { eq: runId } }), limit: -1 }),
+      // Oldest first: a run's input edges are made in parameter order, with increasing ids.
+      '/api/v1/edges' + query({ filters: JSON.stringify({ [column]: { eq: runId } }), limit: -1, order: 'asc' }),
       signal,
     )
   ).content;

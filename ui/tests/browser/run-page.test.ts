@@ -142,6 +142,29 @@ describe('run page', () => {
     });
   });
 
+  it("shows a run's log lines and finds them with the search box", async () => {
+    const failing = await runsOf(suite.url, suite.roots.failing);
+    const share = oneRun(failing, 'share');
+    await withPage(browser, suite.url, 'run-logs', async (page) => {
+      await openRunPage(page, suite.roots.failing, `#run=${share.id}&tab=logs`);
+      await waitPanelFor(page, 'share');
+      await waitText(page, '[role=tabpanel]', "the step's printed line", (t) =>
+        t.includes('sharing 3 apples among 0 baskets'),
+      );
+      const lines = page.locator('[data-testid=log-line]');
+      expect(await lines.count()).toBeGreaterThan(0);
+      await page.locator('[data-testid=log-search]').fill('apples among');
+      await expect
+        .poll(async () => (await lines.allTextContents()).every((t) => t.includes('apples among')) && (await lines.count()) > 0, {
+          timeout: 10_000,
+        })
+        .toBe(true);
+      await page.locator('[data-testid=log-search]').fill('no line says this');
+      await expect.poll(() => lines.count(), { timeout: 10_000 }).toBe(0);
+      await waitText(page, '[role=tabpanel]', 'that nothing matches', (t) => /no matching/i.test(t));
+    });
+  });
+
   it('adds a note, keeps it across a reload, and deletes it', async () => {
     const text = `checked by the browser test ${Date.now()}`;
     const notesOf = async (): Promise<{ id: string; note: string }[]> =>

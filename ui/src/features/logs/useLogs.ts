@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { EventHub } from '../../api/eventHub';
 import { fetchLogs, type LogsPage } from './logsApi';
+import { capLines } from './logWindow';
 
 export interface LogLine {
   id: number;
@@ -71,7 +72,7 @@ export function useLogs(runId: string, filter: string, hub: EventHub): LogsState
       if (p.run_id !== runId) return;
       const fresh = p.lines.filter((l) => filter === '' || l.text.includes(filter)).map((l) => ({ id: l.id, text: l.text }));
       if (fresh.length > 0) {
-        setLines((cur) => mergeLines(cur, fresh));
+        setLines((cur) => capLines(mergeLines(cur, fresh)));
         setInfo(null);
       }
     });

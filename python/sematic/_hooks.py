@@ -219,10 +219,6 @@ def function_metadata(function: Function) -> Tuple[Any, ...]:
     doc = inspect.cleandoc(function.__doc__) if getattr(function, "__doc__", None) else None
     name = getattr(function, "__name__", None) or str(function).rsplit(".", 1)[-1]
     path = function.get_func_fqpn()
-    if path.startswith(_RERUN_MAIN + "."):
-        # sematic rerun loads the driver's script under another name (sematic/_rerun.py);
-        # its functions keep the path they had, so their runs can be reused.
-        path = "__main__" + path[len(_RERUN_MAIN) :]
     return (
         name,
         doc,
@@ -234,9 +230,6 @@ def function_metadata(function: Function) -> Tuple[Any, ...]:
         bool(function.cache),
         path,
     )
-
-
-_RERUN_MAIN = "__sematic_main__"
 
 
 def _retry_dict(retry: Any) -> Any:

@@ -8,14 +8,49 @@ pipeline run resolved: every resolved run with ``--continue`` (resume after a
 crash), all but the chosen run and what depends on it with ``--from``.
 """
 import argparse
+import ast
 import importlib
 import json
 import os
-import runpy
 import sys
+import types
 from typing import Any, List, Optional
 
 from sematic import _core, _settings
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    """True for a top-level `if __name__ == "__main__":` (either way round)."""
+    test = node.test if isinstance(node, ast.If) else None
+    if not (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and len(test.comparators) == 1
+    ):
+        return False
+    sides = (test.left, test.comparators[0])
+    return any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides) and any(
+        isinstance(x, ast.Constant) and x.value == "__main__" for x in sides
+    )
+
+
+def _load_main_script(script: str) -> types.ModuleType:
+    """The driver's script as module ``__main__``, as when it ran, minus its main guards.
+
+    Its functions and classes keep the paths they were recorded with
+    (``__main__.pipeline``, ``__main__.Dataset``), so stored artifacts of its
+    types decode and its runs can be reused; the ``if __name__ == "__main__":``
+    blocks are left out, as they would start the pipeline again.
+    """
+    with open(script, "rb") as f:
+        tree = ast.parse(f.read(), filename=script)
+    tree.body = [node for node in tree.body if not _is_main_guard(node)]
+    module = types.ModuleType("__main__")
+    module.__file__ = script
+    sys.modules["__main__"] = module
+    exec(compile(tree, script, "exec"), module.__dict__)
+    return module
 
 
 def _import_function(path: str, script: Optional[str]) -> Any:
@@ -26,18 +61,15 @@ def _import_function(path: str, script: Optional[str]) -> Any:
                 f"sematic: cannot rerun '{path}': it was defined in the script the driver "
                 f"ran ({script or 'unknown'}), which cannot be found; run it from its directory"
             )
-        namespace = runpy.run_path(script, run_name="__sematic_main__")
-        obj: Any = namespace[qualname.split(".")[0]]
-        for part in qualname.split(".")[1:]:
-            obj = getattr(obj, part)
-        return obj
-    try:
-        obj = importlib.import_module(module_name)
-    except ImportError as e:
-        raise SystemExit(
-            f"sematic: cannot rerun: module '{module_name}' cannot be imported ({e}); "
-            "run `sematic rerun` where the pipeline's code is importable"
-        ) from e
+        obj: Any = _load_main_script(script)
+    else:
+        try:
+            obj = importlib.import_module(module_name)
+        except ImportError as e:
+            raise SystemExit(
+                f"sematic: cannot rerun: module '{module_name}' cannot be imported ({e}); "
+                "run `sematic rerun` where the pipeline's code is importable"
+            ) from e
     for part in qualname.split("."):
         obj = getattr(obj, part)
     return obj
@@ -77,6 +109,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             )
             return 2
         pipeline = json.loads(store.pipeline(args.root_id))
+        # The code first: the inputs may be of the script's own types.
+        function = _import_function(root["function_path"], _script_of(pipeline))
         inputs = {}
         for e in json.loads(store.edges_of_run(args.root_id)):
             if e["destination_run_id"] == args.root_id and e["destination_name"]:
@@ -90,7 +124,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         store.close()
 
-    function = _import_function(root["function_path"], _script_of(pipeline))
     future = function(**inputs)
     if args.cont:
         runner = LocalRunner(rerun_from=args.root_id, rerun_mode=RerunMode.CONTINUE)

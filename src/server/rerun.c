@@ -17,7 +17,9 @@
  * LocalRunner records the pid it runs in as driver_pid, and since `sematic
  * rerun` execs Python in the process the server started, that is the
  * child's pid. The handler follows the change feed from before the spawn
- * for "pipelines" events whose pipeline run has that driver_pid, woken by
+ * for "pipelines" events whose pipeline run has that driver_pid, then for
+ * its root run (the runner may write it a commit later: a page opened on
+ * the answer reads the pipeline's graph at once), woken by
  * inotify on the store's directory or by the child exiting (a pidfd), and
  * answers {"content": {"root_id": NEW_ROOT}}. A child that exits first is a
  * 500 carrying the last lines of its log; one that records nothing within
@@ -255,16 +257,30 @@ static int spawn_rerun(const char *abs_home, const char *root, const char *from,
 struct find {
     struct sm_store *store;
     pid_t pid;
-    char root[SM_ID_HEX_LEN + 1]; /* "" until found */
+    char pipeline[SM_ID_HEX_LEN + 1]; /* the child's pipeline run; "" until found */
+    char root[SM_ID_HEX_LEN + 1];     /* the same once its root run is stored too */
     int64_t last_seq;
 };
+
+/* Found: the child's pipeline run, whose root run is stored too. */
+static void check_root_run(struct find *f)
+{
+    struct sm_run_rec run;
+    struct sm_err err = SM_ERR_INIT;
+    if (f->pipeline[0] != '\0' && sm_store_get_run(f->store, f->pipeline, &run, &err) == 0)
+        memcpy(f->root, f->pipeline, sizeof(f->root));
+}
 
 static int on_event(void *ctx, const struct sm_event_rec *ev)
 {
     struct find *f = ctx;
     f->last_seq = ev->seq;
-    if (f->root[0] != '\0' || strcmp(ev->kind, "pipelines") != 0)
+    if (f->root[0] != '\0')
         return 0;
+    if (f->pipeline[0] != '\0' || strcmp(ev->kind, "pipelines") != 0) {
+        check_root_run(f);
+        return 0;
+    }
     /* The payload lists the root ids the batch wrote; NULL: too many to list (not a rerun's). */
     for (const char *p = ev->payload; p != NULL && *p != '\0';) {
         const char *comma = strchr(p, ',');
@@ -277,7 +293,8 @@ static int on_event(void *ctx, const struct sm_event_rec *ev)
             struct sm_err err = SM_ERR_INIT;
             if (sm_store_get_pipeline(f->store, id, &rec, &err) == 0 &&
                 rec.driver_pid == (int64_t)f->pid) {
-                memcpy(f->root, id, sizeof(f->root));
+                memcpy(f->pipeline, id, sizeof(f->pipeline));
+                check_root_run(f);
                 return 0;
             }
         }

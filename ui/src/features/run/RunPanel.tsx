@@ -21,19 +21,29 @@ interface RunPanelProps {
 
 const PIPELINE_DONE: PipelineStatus[] = ['COMPLETE', 'FAILED', 'CANCELED'];
 
-/** The pipeline run's status, live on `pipeline_status` events. */
+/**
+ * The pipeline run's status, live on `pipeline_status` events. It is read again when the
+ * page's stream (re)starts: the stream starts where the graph was read, which may be after
+ * the first read of the status, and a change in between would otherwise never show.
+ */
 export function usePipelineStatus(rootId: string, hub: EventHub): { status: PipelineStatus | null; error: ApiError | null; set(s: PipelineStatus): void } {
   const res = useFetched(rootId, (signal) => fetchResolution(rootId, signal));
   const [live, setLive] = useState<PipelineStatus | null>(null);
   const { reload } = res;
-  useEffect(
-    () =>
-      hub.on('pipeline_status', (p) => {
-        if ('reload' in p) reload();
-        else if (p.root_id === rootId) setLive(p.status);
-      }),
-    [hub, rootId, reload],
-  );
+  useEffect(() => {
+    const offStatus = hub.on('pipeline_status', (p) => {
+      if ('reload' in p) reload();
+      else if (p.root_id === rootId) setLive(p.status);
+    });
+    const offStart = hub.on('start', () => {
+      setLive(null);
+      reload();
+    });
+    return () => {
+      offStatus();
+      offStart();
+    };
+  }, [hub, rootId, reload]);
   return { status: live ?? res.data?.status ?? null, error: res.error, set: setLive };
 }
 

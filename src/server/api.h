@@ -134,6 +134,15 @@ int sm__api_order(const struct sm_http_req *req, struct sm_http_resp *resp, bool
 /* A 400 with err's message (the client's mistake); returns SM_EINVAL for the handler. */
 int sm__api_bad_request(struct sm_http_resp *resp, const struct sm_err *err);
 
+/*
+ * Run `id` of store into *out (its strings valid until the store's next
+ * read). 0; SM_ENOTFOUND with Sematic's 404 `No runs with id '...'` in resp
+ * (also for an id that is not 32 hex digits); another code with the store's
+ * error in resp.
+ */
+int sm__api_get_run(struct sm_store *store, struct sm_http_resp *resp, const char *id,
+                    struct sm_run_rec *out);
+
 /* ----------------------------------------------------------- count_cache.c */
 
 /*

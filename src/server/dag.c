@@ -33,6 +33,7 @@
 #include "sematic/graph.h"
 #include "sematic/hash.h"
 
+#include "api.h"
 #include "handlers.h"
 #include "internal.h"
 
@@ -565,13 +566,6 @@ static int dag_next(void *ctx, struct sm_http_stream *s, struct sm_buf *out)
 
 /* ------------------------------------------------------------ the handler */
 
-static int no_such_run(struct sm_http_resp *resp, const char *id)
-{
-    char shown[96];
-    sm__http_sanitize(id, shown, sizeof(shown));
-    return sm_http_error(resp, 404, "No runs with id '%s'", shown);
-}
-
 int sm__api_run_dag(struct sm_http_req *req, struct sm_http_resp *resp)
 {
     const char *id = sm_http_param(req, "id");
@@ -579,14 +573,10 @@ int sm__api_run_dag(struct sm_http_req *req, struct sm_http_resp *resp)
     struct sm_store *store = sm_http_store(req, &err);
     if (store == NULL)
         return sm_http_store_error(resp, &err);
-    if (strlen(id) != SM_ID_HEX_LEN || !sm_is_hex(id, SM_ID_HEX_LEN))
-        return no_such_run(resp, id);
     struct sm_run_rec run;
-    int rc = sm_store_get_run(store, id, &run, &err);
-    if (rc == SM_ENOTFOUND)
-        return no_such_run(resp, id);
+    int rc = sm__api_get_run(store, resp, id, &run);
     if (rc != 0)
-        return sm_http_store_error(resp, &err);
+        return 0; /* the 404 or the store's error is in resp */
 
     struct dag *d = sm_xcalloc(1, sizeof(*d));
     d->err = (struct sm_err)SM_ERR_INIT;

@@ -276,6 +276,23 @@ int sm__api_bad_request(struct sm_http_resp *resp, const struct sm_err *err)
     return SM_EINVAL;
 }
 
+int sm__api_get_run(struct sm_store *store, struct sm_http_resp *resp, const char *id,
+                    struct sm_run_rec *out)
+{
+    int rc = SM_ENOTFOUND;
+    struct sm_err err = SM_ERR_INIT;
+    if (strlen(id) == SM_ID_HEX_LEN && sm_is_hex(id, SM_ID_HEX_LEN))
+        rc = sm_store_get_run(store, id, out, &err);
+    if (rc == SM_ENOTFOUND) {
+        char shown[96];
+        sm__http_sanitize(id, shown, sizeof(shown));
+        sm_http_error(resp, 404, "No runs with id '%s'", shown);
+    } else if (rc != 0) {
+        sm_http_store_error(resp, &err);
+    }
+    return rc;
+}
+
 int sm__api_limit(const struct sm_http_req *req, struct sm_http_resp *resp, int64_t dflt,
                   int64_t *out)
 {

@@ -52,6 +52,7 @@
 #include "sematic/alloc.h"
 #include "sematic/hash.h"
 
+#include "api.h"
 #include "handlers.h"
 #include "internal.h"
 
@@ -65,30 +66,6 @@ extern char **environ;
 #define LOG_TAIL_BYTES 2000
 /* Lines of it. */
 #define LOG_TAIL_LINES 12
-
-static int no_such_run(struct sm_http_resp *resp, const char *id)
-{
-    char shown[96];
-    sm__http_sanitize(id, shown, sizeof(shown));
-    return sm_http_error(resp, 404, "No runs with id '%s'", shown);
-}
-
-/* Run id into *out (copied). 0; SM_ENOTFOUND with a 404 in resp; another code with resp set. */
-static int get_run(struct sm_store *store, struct sm_http_resp *resp, const char *id,
-                   struct sm_run_rec *out)
-{
-    if (strlen(id) != SM_ID_HEX_LEN || !sm_is_hex(id, SM_ID_HEX_LEN)) {
-        no_such_run(resp, id);
-        return SM_ENOTFOUND;
-    }
-    struct sm_err err = SM_ERR_INIT;
-    int rc = sm_store_get_run(store, id, out, &err);
-    if (rc == SM_ENOTFOUND)
-        no_such_run(resp, id);
-    else if (rc != 0)
-        sm_http_store_error(resp, &err);
-    return rc;
-}
 
 /* ------------------------------------------------------------ the child */
 
@@ -436,7 +413,7 @@ int sm__api_resolution_rerun(struct sm_http_req *req, struct sm_http_resp *resp)
         return sm_http_store_error(resp, &err);
 
     struct sm_run_rec run;
-    if (get_run(store, resp, id, &run) != 0)
+    if (sm__api_get_run(store, resp, id, &run) != 0)
         return 0;
     char root[SM_ID_HEX_LEN + 1];
     snprintf(root, sizeof(root), "%s", run.id);
@@ -447,7 +424,7 @@ int sm__api_resolution_rerun(struct sm_http_req *req, struct sm_http_resp *resp)
                              run.id, run.root_id, run.id);
     char from[SM_ID_HEX_LEN + 1] = "";
     if (has_from) {
-        if (get_run(store, resp, from_buf, &run) != 0)
+        if (sm__api_get_run(store, resp, from_buf, &run) != 0)
             return 0;
         if (strcmp(run.root_id, root) != 0)
             return sm_http_error(resp, 400,

@@ -24,6 +24,7 @@
 #include "sematic/alloc.h"
 #include "sematic/hash.h"
 
+#include "api.h"
 #include "handlers.h"
 #include "internal.h"
 #include "sematic_json.h"
@@ -35,14 +36,6 @@
 /* The largest source text the server reads for a run. */
 #define SOURCE_MAX_BYTES ((size_t)16 << 20)
 
-/* Sematic's 404 for a run id that names no run (malformed ids included, as there). */
-static int no_such_run(struct sm_http_resp *resp, const char *id)
-{
-    char shown[96];
-    sm__http_sanitize(id, shown, sizeof(shown));
-    return sm_http_error(resp, 404, "No runs with id '%s'", shown);
-}
-
 /* Read run `id` (copied into pool). 0; else a response is in resp (404, or the store's error). */
 static int read_run(struct sm_http_req *req, struct sm_http_resp *resp, const char *id,
                     struct sm_sj_pool *pool, struct sm_run_rec *out, bool *done)
@@ -52,14 +45,9 @@ static int read_run(struct sm_http_req *req, struct sm_http_resp *resp, const ch
     struct sm_store *store = sm_http_store(req, &err);
     if (store == NULL)
         return sm_http_store_error(resp, &err);
-    if (strlen(id) != SM_ID_HEX_LEN || !sm_is_hex(id, SM_ID_HEX_LEN))
-        return no_such_run(resp, id);
     struct sm_run_rec run;
-    int rc = sm_store_get_run(store, id, &run, &err);
-    if (rc == SM_ENOTFOUND)
-        return no_such_run(resp, id);
-    if (rc != 0)
-        return sm_http_store_error(resp, &err);
+    if (sm__api_get_run(store, resp, id, &run) != 0)
+        return 0; /* the 404 or the store's error is in resp */
     sm__sj_run_copy(pool, out, &run);
     *done = false;
     return 0;

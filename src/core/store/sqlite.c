@@ -31,6 +31,7 @@
  * sq_commit().
  */
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1854,8 +1855,23 @@ static void sq_close(struct sm_store *base)
     sm_free(st);
 }
 
+/*
+ * SQLite's memory statistics (on by default) take a global mutex around every malloc and free
+ * it makes: a fifth of the time of an INSERT here (measured: 9.3 -> 7.7 us a run row). Nothing
+ * reads them, so they are turned off once, before the first connection of the process. When
+ * something else in the process started SQLite first (Python's sqlite3 module), the call fails
+ * with SQLITE_MISUSE and the statistics stay: slower, not wrong.
+ */
+static void configure_sqlite(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static pthread_once_t configure_once = PTHREAD_ONCE_INIT;
+
 static int open_db(struct sqlite_store *st, enum sm_store_sync sync, struct sm_err *err)
 {
+    pthread_once(&configure_once, configure_sqlite);
     int rc =
         sqlite3_open_v2(st->db_path, &st->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -1960,6 +1976,7 @@ static int open_bare(struct sqlite_store *st, const char *db_path, struct sm_err
     memset(st, 0, sizeof(*st));
     st->db_path = (char *)db_path;
     st->base.home = (char *)db_path;
+    pthread_once(&configure_once, configure_sqlite);
     int rc = sqlite3_open_v2(db_path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = st->db ? sm__sq_fail(st, rc, "open", err)

@@ -218,6 +218,9 @@ static void *flusher_main(void *arg)
             continue;
         }
         struct batch *b = fl->filling;
+        /* The interval runs from when a batch is taken: one that took longer is followed at
+         * once, so the flusher never idles while records wait. */
+        fl->last_flush_us = mono_us();
         fl->filling = fl->spare;
         fl->spare = NULL;
         batch_reset(fl->filling, ++fl->next_gen);
@@ -237,7 +240,6 @@ static void *flusher_main(void *arg)
         }
         fl->n_batches++;
         fl->n_ops += (int64_t)b->n;
-        fl->last_flush_us = mono_us();
         fl->gen_done = b->gen;
         fl->spare = b;
         pthread_cond_broadcast(&fl->flushed);

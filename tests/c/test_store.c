@@ -666,6 +666,93 @@ static void test_store__the_is_new_write_hint_never_changes_what_is_stored(void 
     assert_string_equal(c.last_artifact, e.artifact_id);
 }
 
+/* More new rows than one multi-row INSERT takes (PEND_ROWS, 128), and a remainder. */
+#define MANY_ROWS 300
+
+static int count_run(void *ctx, const struct sm_run_rec *r)
+{
+    (void)r;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_store__new_rows_written_many_at_a_time_are_seen_by_every_read(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    struct sm_run_rec r, g;
+    struct sm_edge_rec e;
+    struct sm_artifact_rec a, ga;
+    char payload[32], name[32];
+    struct sm_buf b = SM_BUF_INIT(1 << 20);
+    OK(sm_store_begin(f->s, &err));
+    for (unsigned i = 1; i <= MANY_ROWS; i++) {
+        run_init(&r, i, 1, SM_STATE_RESOLVED);
+        snprintf(name, sizeof(name), "step%u", i);
+        r.name = name;
+        r.is_new = true;
+        OK(sm_store_put_run(f->s, &r, &err));
+        snprintf(payload, sizeof(payload), "%u", i);
+        artifact_init(&a, "{\"type\":\"int\"}", payload, strlen(payload));
+        OK(sm_store_put_artifact(f->s, &a, payload, strlen(payload), &err));
+        memset(&e, 0, sizeof(e));
+        id_of(100000 + i, e.id);
+        id_of(1, e.root_id);
+        id_of(i, e.source_run_id);
+        e.destination_name = name;
+        memcpy(e.artifact_id, a.id, sizeof(e.artifact_id));
+        e.created_at = e.updated_at = i;
+        e.is_new = true;
+        OK(sm_store_put_edge(f->s, &e, &err));
+        if (i % 97 == 0) {
+            /* Inside the batch, what was just put reads back whole. */
+            OK(sm_store_get_run(f->s, r.id, &g, &err));
+            assert_string_equal(g.name, name);
+            sm_buf_reset(&b);
+            OK(sm_store_get_artifact(f->s, a.id, &ga, &b, &err));
+            assert_memory_equal(b.data, payload, strlen(payload));
+            int n = 0;
+            struct sm_run_query q = {.root_id = r.root_id};
+            OK(sm_store_list_runs(f->s, &q, count_run, &n, &err));
+            assert_int_equal(n, (int)i);
+        }
+    }
+    OK(sm_store_commit(f->s, &err));
+    sm_buf_release(&b);
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM run_rows"), MANY_ROWS);
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM edges"), MANY_ROWS);
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM artifacts"), MANY_ROWS);
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM run_rows r JOIN edges e ON "
+                                      "e.source_run_id = r.id AND e.destination_name = r.name"),
+                     MANY_ROWS);
+    run_init(&r, MANY_ROWS, 1, SM_STATE_RESOLVED);
+    OK(sm_store_get_run(f->s, r.id, &g, &err));
+    assert_string_equal(g.name, "step300");
+    assert_int_equal(g.state, SM_STATE_RESOLVED);
+}
+
+static void test_store__a_rollback_drops_the_new_rows_still_waiting(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    struct sm_run_rec r;
+    OK(sm_store_begin(f->s, &err));
+    for (unsigned i = 1; i <= MANY_ROWS; i++) {
+        run_init(&r, i, 1, SM_STATE_CREATED);
+        r.is_new = true;
+        OK(sm_store_put_run(f->s, &r, &err));
+    }
+    sm_store_rollback(f->s);
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM run_rows"), 0);
+    /* The next batch starts with nothing waiting. */
+    OK(sm_store_begin(f->s, &err));
+    run_init(&r, 7, 1, SM_STATE_CREATED);
+    r.is_new = true;
+    OK(sm_store_put_run(f->s, &r, &err));
+    OK(sm_store_commit(f->s, &err));
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM run_rows"), 1);
+}
+
 static void test_store__bad_arguments_are_invalid_with_a_clear_message(void **state)
 {
     struct fixture *f = *state;
@@ -1913,6 +2000,8 @@ int main(void)
         T(test_store__a_run_round_trips_every_field),
         T(test_store__put_run_replaces_the_whole_record),
         T(test_store__the_is_new_write_hint_never_changes_what_is_stored),
+        T(test_store__new_rows_written_many_at_a_time_are_seen_by_every_read),
+        T(test_store__a_rollback_drops_the_new_rows_still_waiting),
         T(test_store__bad_arguments_are_invalid_with_a_clear_message),
         T(test_store__writes_outside_a_batch_are_refused),
         T(test_store__change_seq_grows_once_per_commit_that_writes),

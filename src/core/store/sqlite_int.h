@@ -128,6 +128,33 @@ bool sm__sq_set_used(const struct sq_set *set);
 /* The items comma-separated (json false) or as a JSON array of strings (json true) into out. */
 int sm__sq_set_join(const struct sq_set *set, bool json, struct sm_buf *out);
 
+/*
+ * New rows waiting to be inserted PEND_ROWS at a time by one multi-row INSERT (see
+ * sqlite.c, "rows written many at a time"). Their strings are copied into text[table];
+ * the records' string pointers are set from the offsets when the rows are written.
+ */
+#define PEND_ROWS 128
+enum pend_table { PEND_RUNS, PEND_EDGES, PEND_ARTIFACTS, N_PEND };
+#define PEND_STRS 5 /* most strings of one record: a run's */
+struct pend_row {
+    union {
+        struct sm_run_rec run;
+        struct sm_edge_rec edge;
+        struct sm_artifact_rec art;
+    } u;
+    int64_t function_id; /* runs */
+    size_t payload_len;  /* artifacts */
+    size_t str_off[PEND_STRS];
+};
+struct pending {
+    struct pend_row rows[N_PEND][PEND_ROWS];
+    int n[N_PEND];
+    int total;
+    struct sm_buf text[N_PEND];
+    bool writing; /* pend_write_all() is running: the statement getters leave the rows be */
+    sqlite3_stmt *many[N_PEND];
+};
+
 struct sqlite_store {
     struct sm_store base; /* first: the struct sm_store * handed out points here */
     sqlite3 *db;
@@ -150,6 +177,7 @@ struct sqlite_store {
     sqlite3_stmt *stmts[N_STMT];
     sqlite3_stmt *aux[N_AUX_STMT];
     sqlite3_stmt *list_runs[N_QUERY_SHAPES];
+    struct pending pend;
 };
 
 static inline struct sqlite_store *to_sq(struct sm_store *s)
@@ -175,6 +203,10 @@ static inline void done(sqlite3_stmt *s)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
 }
+
+/* Insert the new rows still waiting (st->pend): 0, or the failure (which poisons the batch).
+ * The statement getters above call it, so only statements prepared elsewhere need to. */
+int sm__sq_flush_pending(struct sqlite_store *st, struct sm_err *err);
 
 /* Step a statement that returns no row; reset it either way. */
 int sm__sq_step_done(struct sqlite_store *st, sqlite3_stmt *s, const char *what,

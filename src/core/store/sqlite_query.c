@@ -517,7 +517,10 @@ static int prepare(struct sqlite_store *st, const struct sqlb *b, sqlite3_stmt *
                        "cannot list from store '%s': the query is longer than %zu bytes; use a "
                        "smaller filter",
                        st->db_path, SQL_MAX_BYTES);
-    int rc = sqlite3_prepare_v2(st->db, b->sql.data, (int)b->sql.len, out, NULL);
+    int rc = sm__sq_flush_pending(st, err);
+    if (rc)
+        return rc;
+    rc = sqlite3_prepare_v2(st->db, b->sql.data, (int)b->sql.len, out, NULL);
     if (rc != SQLITE_OK) {
         rc = sm__sq_fail(st, rc, "read", err);
         sqlite3_finalize(*out);

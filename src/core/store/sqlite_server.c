@@ -362,7 +362,10 @@ static int msql_prepare(struct sqlite_store *st, struct msql *m, sqlite3_stmt **
     *out = NULL;
     if (m->rc)
         return sm_errf(err, SM_ETOOBIG, "cannot read metrics: the label filter is too long");
-    int rc = sqlite3_prepare_v2(st->db, m->sql.data, (int)m->sql.len, out, NULL);
+    int rc = sm__sq_flush_pending(st, err);
+    if (rc)
+        return rc;
+    rc = sqlite3_prepare_v2(st->db, m->sql.data, (int)m->sql.len, out, NULL);
     if (rc != SQLITE_OK) {
         rc = sm__sq_fail(st, rc, "read", err);
         sqlite3_finalize(*out);

@@ -14,7 +14,8 @@ is (time - plain time) / N. Ours and plain keep the best of --repeat runs.
 Our LocalRunner writes to a fresh SEMATIC_HOME per measurement and is run
 twice: SEMATIC_SYNC=full (the default: durable at every commit; the target is
 measured on it) and SEMATIC_SYNC=normal, for comparison. Its store size per
-step is sematic.db + sematic.db-wal + blobs/ after the run, over N.
+step is sematic.db + sematic.db-wal + blobs/ after the run (and a checkpoint
+of the WAL it leaves), over N.
 SEMATIC_COMMIT_INTERVAL_MS is left as the environment has it (default 5).
 Sematic's LocalRunner needs its API server: bench/peers/server.py starts one
 (`sematic start` with its own SEMATIC_CONFIG_DIR and a free port on
@@ -551,7 +552,8 @@ def print_local_targets(local, workloads, sizes, top):
             e = ours.extra
             print(f"  info {workload}: store {e['store_bytes'] / top:,.0f} B/step {at} "
                   f"(sematic.db {fmt_bytes(e['db_bytes'])}, -wal {fmt_bytes(e['wal_bytes'])}, "
-                  f"blobs/ {fmt_bytes(e['blobs_bytes'])})")
+                  f"blobs/ {fmt_bytes(e['blobs_bytes'])}; the run left a WAL of "
+                  f"{fmt_bytes(e.get('wal_left_bytes', 0))}, checkpointed before measuring)")
         if normal and normal.ok:
             print(f"  info {workload}: SEMATIC_SYNC=normal: "
                   f"{(normal.wall_s - plain.wall_s) / top * 1e6:.2f} µs/step {at}")

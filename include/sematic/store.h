@@ -373,6 +373,10 @@ struct sm_store_ops {
                          union sm_row_fn fn, void *ctx, struct sm_err *err);
     int (*read_dag)(struct sm_store *s, const char *root_id, int64_t *change_seq,
                     sm_dag_run_fn run_fn, sm_dag_edge_fn edge_fn, void *ctx, struct sm_err *err);
+    /* May be NULL (the three calls then do nothing): a backend whose commits are durable. */
+    int (*sync)(struct sm_store *s, struct sm_err *err);
+    int (*checkpoint)(struct sm_store *s, struct sm_err *err);
+    void (*interrupt)(struct sm_store *s);
 };
 
 struct sm_store {
@@ -384,6 +388,14 @@ struct sm_store {
 enum sm_store_sync {
     SM_STORE_SYNC_FULL = 0,   /* fsync each commit: a power loss costs at most the last batch */
     SM_STORE_SYNC_NORMAL = 1, /* WAL without fsync per commit: survives any process kill */
+    /*
+     * As NORMAL, and the handle leaves moving the WAL into the database to another one
+     * (sm_store_checkpoint()): no checkpoint after its commits until the WAL passes 256 MiB,
+     * none on close. For a writer that makes its commits durable with sm_store_sync() from
+     * another thread, so that neither fsync nor checkpoint holds its batches up: LocalRunner's
+     * flusher.
+     */
+    SM_STORE_SYNC_LATER = 2,
 };
 
 /*
@@ -429,6 +441,27 @@ int sm_store_default_home(char *out, size_t size, struct sm_err *err);
 
 /* Close; an open batch is rolled back. Accepts NULL. */
 void sm_store_close(struct sm_store *s);
+
+/*
+ * Make every batch committed through s so far durable (fsync of the SQLite WAL): what a
+ * SM_STORE_SYNC_LATER handle's commits lack. Unlike every other call, it may run on another
+ * thread while s's own thread runs batches. 0, or SM_EIO naming the file. The server's store:
+ * nothing to do.
+ */
+int sm_store_sync(struct sm_store *s, struct sm_err *err);
+
+/*
+ * Copy what the WAL holds into the database file as far as no reader needs it (a passive
+ * checkpoint, fsynced as the handle's sync mode says), so that the WAL stops growing; for a
+ * thread of its own with a handle of its own while another handle writes with
+ * SM_STORE_SYNC_LATER. 0 (also when sm_store_interrupt() stopped it: what it copied stays),
+ * SM_EBUSY, or SM_EIO. The server's store: nothing to do.
+ */
+int sm_store_checkpoint(struct sm_store *s, struct sm_err *err);
+
+/* Stop a sm_store_checkpoint() running on s in another thread, soon, and for good: later
+ * checkpoints on s may stop at once too (SQLite 3.40 keeps the flag). Any thread. */
+void sm_store_interrupt(struct sm_store *s);
 
 /* Batches. begin: SM_ESTATE when one is open, SM_EBUSY, SM_EIO. commit: SM_ESTATE when none is
  * open, SM_EIO, SM_ENOSPC (the batch is rolled back and the store stays readable). */

@@ -129,8 +129,9 @@ struct flusher {
     struct batch batches[2];
     struct batch *filling, *spare; /* spare is NULL while the flusher writes it */
     uint64_t next_gen;
-    uint64_t gen_taken; /* the last batch the flusher took */
-    uint64_t gen_done;  /* every batch up to this one is committed (or failed) */
+    uint64_t gen_taken;     /* the last batch the flusher took */
+    uint64_t gen_committed; /* every batch up to this one is committed (or failed) */
+    uint64_t gen_done;      /* ... and durable: synced by the syncer (or failed) */
     bool stop, force;
     int64_t interval_us;
     int64_t last_flush_us;
@@ -138,6 +139,18 @@ struct flusher {
     int err_code;           /* first failure, sticky */
     char err_msg[256];
     int64_t n_batches, n_ops;
+    /*
+     * The store handle commits without fsync and never checkpoints (SM_STORE_SYNC_LATER), so
+     * that neither holds the next batch up: the syncer thread fsyncs the WAL after commits
+     * (sync "full") and only then counts their batches done; the checkpointer thread moves
+     * the WAL into the database meanwhile, with a handle of its own.
+     */
+    pthread_t syncer, checkpointer;
+    pthread_cond_t committed;    /* to the syncer: a batch was committed, or stop */
+    pthread_cond_t ckpt_wake;    /* to the checkpointer: a batch was committed, or stop */
+    bool fsync_commits;          /* sync "full" */
+    bool ckpt_due, helpers_stop; /* helpers: the syncer and the checkpointer */
+    struct sm_store *ckpt_store; /* the checkpointer's; NULL with the server's store */
 };
 
 static int64_t mono_us(void)
@@ -211,8 +224,8 @@ static void *flusher_main(void *arg)
         }
         if (fl->filling->n == 0) {
             fl->force = false;
-            fl->gen_done = fl->gen_taken;
-            pthread_cond_broadcast(&fl->flushed);
+            fl->gen_committed = fl->gen_taken;
+            pthread_cond_signal(&fl->committed);
             if (fl->stop)
                 break;
             continue;
@@ -240,12 +253,86 @@ static void *flusher_main(void *arg)
         }
         fl->n_batches++;
         fl->n_ops += (int64_t)b->n;
-        fl->gen_done = b->gen;
+        fl->gen_committed = b->gen;
         fl->spare = b;
+        pthread_cond_signal(&fl->committed);
+        fl->ckpt_due = true;
+        pthread_cond_signal(&fl->ckpt_wake);
+    }
+    pthread_mutex_unlock(&fl->mu);
+    return NULL;
+}
+
+/* Make committed batches durable, then count them done; until stopped with nothing left. */
+static void *syncer_main(void *arg)
+{
+    struct flusher *fl = arg;
+    pthread_mutex_lock(&fl->mu);
+    for (;;) {
+        while (fl->gen_done >= fl->gen_committed && !fl->helpers_stop)
+            pthread_cond_wait(&fl->committed, &fl->mu);
+        if (fl->gen_done >= fl->gen_committed)
+            break;
+        uint64_t target = fl->gen_committed;
+        pthread_mutex_unlock(&fl->mu);
+        struct sm_err err = SM_ERR_INIT;
+        int rc = fl->fsync_commits ? sm_store_sync(fl->store, &err) : 0;
+        pthread_mutex_lock(&fl->mu);
+        if (rc < 0 && fl->err_code == 0) {
+            fl->err_code = rc;
+            snprintf(fl->err_msg, sizeof(fl->err_msg), "%s",
+                     err.msg[0] ? err.msg : sm_strerror(rc));
+        }
+        fl->gen_done = target;
         pthread_cond_broadcast(&fl->flushed);
     }
     pthread_mutex_unlock(&fl->mu);
     return NULL;
+}
+
+/* Checkpoint after commits, so that the WAL stops growing; until stopped. A failed checkpoint
+ * loses nothing (the WAL keeps what it holds): the next one tries again. */
+static void *checkpointer_main(void *arg)
+{
+    struct flusher *fl = arg;
+    pthread_mutex_lock(&fl->mu);
+    for (;;) {
+        while (!fl->ckpt_due && !fl->helpers_stop)
+            pthread_cond_wait(&fl->ckpt_wake, &fl->mu);
+        if (fl->helpers_stop)
+            break;
+        fl->ckpt_due = false;
+        pthread_mutex_unlock(&fl->mu);
+        struct sm_err err = SM_ERR_INIT;
+        (void)sm_store_checkpoint(fl->ckpt_store, &err);
+        pthread_mutex_lock(&fl->mu);
+    }
+    pthread_mutex_unlock(&fl->mu);
+    return NULL;
+}
+
+/* Start the flusher and its helpers; false when a thread cannot be made (none then runs). */
+static bool flusher_start(struct flusher *fl)
+{
+    if (pthread_create(&fl->thread, NULL, flusher_main, fl) != 0)
+        return false;
+    if (pthread_create(&fl->syncer, NULL, syncer_main, fl) != 0) {
+        fl->started = true; /* for flusher_stop() */
+        pthread_mutex_lock(&fl->mu);
+        fl->stop = true;
+        pthread_cond_signal(&fl->wake);
+        pthread_mutex_unlock(&fl->mu);
+        pthread_join(fl->thread, NULL);
+        fl->started = false;
+        return false;
+    }
+    if (fl->ckpt_store != NULL &&
+        pthread_create(&fl->checkpointer, NULL, checkpointer_main, fl) != 0) {
+        sm_store_close(fl->ckpt_store); /* no checkpoints then: the WAL grows until closed */
+        fl->ckpt_store = NULL;
+    }
+    fl->started = true;
+    return true;
 }
 
 /* Append a record to the filling batch; call with fl->mu held. */
@@ -316,6 +403,18 @@ static void flusher_stop(struct flusher *fl)
     pthread_cond_signal(&fl->wake);
     pthread_mutex_unlock(&fl->mu);
     pthread_join(fl->thread, NULL);
+    /* The syncer syncs what the flusher committed last, then ends; a checkpoint going on is
+     * cut short (the next writer of the store, or the next checkpoint, goes on with it). */
+    pthread_mutex_lock(&fl->mu);
+    fl->helpers_stop = true;
+    pthread_cond_signal(&fl->committed);
+    pthread_cond_signal(&fl->ckpt_wake);
+    pthread_mutex_unlock(&fl->mu);
+    if (fl->ckpt_store != NULL)
+        sm_store_interrupt(fl->ckpt_store);
+    pthread_join(fl->syncer, NULL);
+    if (fl->ckpt_store != NULL)
+        pthread_join(fl->checkpointer, NULL);
     Py_END_ALLOW_THREADS;
     fl->started = false;
 }
@@ -1280,7 +1379,7 @@ static struct sm_store *read_store(struct recorder_obj *r)
 {
     if (r->read_store == NULL) {
         struct sm_err err = SM_ERR_INIT;
-        struct sm_store *s = sm_store_open_default(r->home, SM_STORE_SYNC_NORMAL, &err);
+        struct sm_store *s = sm_store_open_default(r->home, SM_STORE_SYNC_LATER, &err);
         if (s == NULL) {
             sm__raise_err(rec_state(r), &err);
             return NULL;
@@ -1517,11 +1616,10 @@ int sm__recorder_begin(PyObject *recorder, struct graph_obj *go, int32_t root)
     if (!r->fl.started) {
         /* The first batch (the pipeline run and its root) is due at once. */
         r->fl.last_flush_us = mono_us() - r->fl.interval_us;
-        if (pthread_create(&r->fl.thread, NULL, flusher_main, &r->fl) != 0) {
+        if (!flusher_start(&r->fl)) {
             PyErr_SetString(PyExc_RuntimeError, "cannot start the store's flusher thread");
             return -1;
         }
-        r->fl.started = true;
     }
     queue_pipeline(r, SM_PIPELINE_SCHEDULED);
     queue_pipeline(r, SM_PIPELINE_RUNNING);
@@ -1578,6 +1676,8 @@ static void recorder_release(struct recorder_obj *r)
         sm_store_close(r->fl.store);
         r->fl.store = NULL;
     }
+    sm_store_close(r->fl.ckpt_store);
+    r->fl.ckpt_store = NULL;
     if (r->read_store != NULL) {
         sm_store_close(r->read_store);
         r->read_store = NULL;
@@ -1639,6 +1739,8 @@ static void recorder_dealloc(PyObject *self)
     pthread_mutex_destroy(&r->fl.mu);
     pthread_cond_destroy(&r->fl.wake);
     pthread_cond_destroy(&r->fl.flushed);
+    pthread_cond_destroy(&r->fl.committed);
+    pthread_cond_destroy(&r->fl.ckpt_wake);
     Py_CLEAR(r->pipeline);
     Py_CLEAR(r->cache_namespace);
     Py_CLEAR(r->reuse);
@@ -1716,6 +1818,9 @@ static PyObject *recorder_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs
     pthread_mutex_init(&r->fl.mu, NULL);
     pthread_cond_init(&r->fl.wake, NULL);
     pthread_cond_init(&r->fl.flushed, NULL);
+    pthread_cond_init(&r->fl.committed, NULL);
+    pthread_cond_init(&r->fl.ckpt_wake, NULL);
+    r->fl.fsync_commits = mode == SM_STORE_SYNC_FULL;
     r->fl.filling = &r->fl.batches[0];
     r->fl.spare = &r->fl.batches[1];
     r->fl.next_gen = 1;
@@ -1737,9 +1842,13 @@ static PyObject *recorder_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs
     struct sm_err err = SM_ERR_INIT;
     struct sm_store *s;
     Py_BEGIN_ALLOW_THREADS;
-    s = sm_store_open_default(home, mode, &err);
+    s = sm_store_open_default(home, SM_STORE_SYNC_LATER, &err);
+    /* The embedded store (the one with a file to watch) has a WAL to checkpoint. */
+    if (s != NULL && sm_store_watch_path(s) != NULL)
+        r->fl.ckpt_store = sm_store_open_sqlite(home, SM_STORE_SYNC_LATER, &err);
     Py_END_ALLOW_THREADS;
-    if (s == NULL) {
+    if (s == NULL || (sm_store_watch_path(s) != NULL && r->fl.ckpt_store == NULL)) {
+        sm_store_close(s);
         sm__raise_err(st, &err);
         goto error;
     }
@@ -1766,6 +1875,8 @@ static PyObject *recorder_close(PyObject *self, PyObject *Py_UNUSED(ignored))
         sm_store_close(r->fl.store);
         r->fl.store = NULL;
     }
+    sm_store_close(r->fl.ckpt_store);
+    r->fl.ckpt_store = NULL;
     if (r->read_store != NULL) {
         sm_store_close(r->read_store);
         r->read_store = NULL;

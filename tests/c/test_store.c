@@ -753,6 +753,54 @@ static void test_store__a_rollback_drops_the_new_rows_still_waiting(void **state
     assert_int_equal(sql_value(f->db, "SELECT count(*) FROM run_rows"), 1);
 }
 
+static int64_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+static void test_store__a_sync_later_writer_leaves_sync_and_checkpoint_to_others(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    char home[256], db[300], wal[300];
+    snprintf(home, sizeof(home), "%s/later", f->dir);
+    snprintf(db, sizeof(db), "%s/sematic.db", home);
+    snprintf(wal, sizeof(wal), "%s/sematic.db-wal", home);
+    struct sm_store *w = sm_store_open_sqlite(home, SM_STORE_SYNC_LATER, &err);
+    if (!w)
+        fail_msg("open: %s", err.msg);
+    struct sm_store *c = sm_store_open_sqlite(home, SM_STORE_SYNC_LATER, &err);
+    if (!c)
+        fail_msg("open: %s", err.msg);
+    OK(sm_store_sync(w, &err)); /* nothing committed yet: nothing to do */
+    int64_t db_before = file_size(db);
+    struct sm_run_rec r;
+    OK(sm_store_begin(w, &err));
+    for (unsigned i = 1; i <= MANY_ROWS; i++) {
+        run_init(&r, i, 1, SM_STATE_RESOLVED);
+        r.is_new = true;
+        OK(sm_store_put_run(w, &r, &err));
+    }
+    OK(sm_store_commit(w, &err));
+    OK(sm_store_sync(w, &err));
+    /* The writer moved nothing into the database file: the rows are in the WAL only... */
+    assert_int_equal(file_size(db), db_before);
+    assert_true(file_size(wal) > 0);
+    /* ... where another handle reads them, and its checkpoint copies them over. */
+    struct sm_run_rec g;
+    run_init(&r, MANY_ROWS, 1, SM_STATE_RESOLVED);
+    OK(sm_store_get_run(c, r.id, &g, &err));
+    assert_int_equal(g.state, SM_STATE_RESOLVED);
+    OK(sm_store_checkpoint(c, &err));
+    assert_true(file_size(db) > db_before);
+    /* Closing checkpoints nothing more: the WAL stays for the next writer, readable. */
+    sm_store_close(c);
+    sm_store_close(w);
+    assert_true(file_size(wal) > 0);
+    assert_int_equal(sql_value(db, "SELECT count(*) FROM run_rows"), MANY_ROWS);
+}
+
 static void test_store__bad_arguments_are_invalid_with_a_clear_message(void **state)
 {
     struct fixture *f = *state;
@@ -2002,6 +2050,7 @@ int main(void)
         T(test_store__the_is_new_write_hint_never_changes_what_is_stored),
         T(test_store__new_rows_written_many_at_a_time_are_seen_by_every_read),
         T(test_store__a_rollback_drops_the_new_rows_still_waiting),
+        T(test_store__a_sync_later_writer_leaves_sync_and_checkpoint_to_others),
         T(test_store__bad_arguments_are_invalid_with_a_clear_message),
         T(test_store__writes_outside_a_batch_are_refused),
         T(test_store__change_seq_grows_once_per_commit_that_writes),

@@ -31,6 +31,7 @@
  * sq_commit().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -39,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -2100,6 +2102,8 @@ static void sq_close(struct sm_store *base)
     fn_cache_clear(st);
     sm_free(st->db_path);
     sm_free(st->wal_path);
+    if (st->wal_fd >= 0)
+        close(st->wal_fd);
     sm_free(st->base.home);
     sm_free(st);
 }
@@ -2138,6 +2142,13 @@ static int open_db(struct sqlite_store *st, enum sm_store_sync sync, struct sm_e
                           sync == SM_STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
                                                      : "PRAGMA synchronous = NORMAL",
                           NULL, NULL, NULL);
+    /* SYNC_LATER: the WAL is fsynced by sm_store_sync() and checkpointed by another handle;
+     * this one checkpoints only past 256 MiB of WAL (65,536 pages of 4 KiB), a backstop for
+     * when the other falls behind. */
+    if (rc == SQLITE_OK && sync == SM_STORE_SYNC_LATER)
+        rc = sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint = 65536", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && sync == SM_STORE_SYNC_LATER)
+        rc = sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
     /* A batch of a big pipeline touches many index pages: 64 MiB of page cache (the
@@ -2155,8 +2166,9 @@ struct sm_store *sm_store_open_sqlite(const char *home, enum sm_store_sync sync,
         sm_errf(err, SM_EINVAL, "invalid store home: empty; pass a directory");
         return NULL;
     }
-    if (sync != SM_STORE_SYNC_FULL && sync != SM_STORE_SYNC_NORMAL) {
-        sm_errf(err, SM_EINVAL, "invalid store sync mode %d: pass SM_STORE_SYNC_FULL or _NORMAL",
+    if (sync != SM_STORE_SYNC_FULL && sync != SM_STORE_SYNC_NORMAL && sync != SM_STORE_SYNC_LATER) {
+        sm_errf(err, SM_EINVAL,
+                "invalid store sync mode %d: pass SM_STORE_SYNC_FULL, _NORMAL or _LATER",
                 (int)sync);
         return NULL;
     }
@@ -2168,6 +2180,7 @@ struct sm_store *sm_store_open_sqlite(const char *home, enum sm_store_sync sync,
     st->base.home = dup_string(home);
     st->db_path = join_path(home, "sematic.db");
     st->wal_path = join_path(home, "sematic.db-wal");
+    st->wal_fd = -1;
     sm_buf_init(&st->scratch, SCRATCH_MAX_BYTES);
     sm_buf_init(&st->batch_runs, BATCH_RUN_IDS_MAX_BYTES);
     sm_buf_init(&st->batch_edge_roots.text, SQ_SET_MAX_BYTES);
@@ -2331,6 +2344,46 @@ out:
 
 /* ------------------------------------------------------------ the table */
 
+/*
+ * Durability of a SYNC_LATER handle's commits, from another thread: fdatasync of the WAL
+ * through a descriptor of our own (the connection is not to be touched from two threads).
+ * The WAL file stays the same while this handle's connection is open: SQLite deletes it only
+ * when the last connection closes.
+ */
+static int sq_sync(struct sm_store *base, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (st->wal_fd < 0) {
+        st->wal_fd = open(st->wal_path, O_RDONLY | O_CLOEXEC);
+        if (st->wal_fd < 0 && errno == ENOENT)
+            return 0; /* nothing committed yet */
+        if (st->wal_fd < 0)
+            return sm_errf(err, SM_EIO, "cannot open store WAL '%s' to sync it: %s", st->wal_path,
+                           strerror(errno));
+    }
+    if (fdatasync(st->wal_fd) != 0)
+        return sm_errf(err, errno == ENOSPC ? SM_ENOSPC : SM_EIO,
+                       "cannot sync store WAL '%s': %s; what the last batches wrote may be lost "
+                       "on a power failure",
+                       st->wal_path, strerror(errno));
+    return 0;
+}
+
+static int sq_checkpoint(struct sm_store *base, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    int rc = sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    /* Interrupted: what it copied stays. Busy: another connection is checkpointing. */
+    if (rc == SQLITE_OK || rc == SQLITE_INTERRUPT || (rc & 0xff) == SQLITE_BUSY)
+        return 0;
+    return sm__sq_fail(st, rc, "checkpoint", err);
+}
+
+static void sq_interrupt(struct sm_store *base)
+{
+    sqlite3_interrupt(to_sq(base)->db);
+}
+
 static const struct sm_store_ops sqlite_ops = {
     .close = sq_close,
     .begin = sq_begin,
@@ -2371,4 +2424,7 @@ static const struct sm_store_ops sqlite_ops = {
     .watch_path = sq_watch_path,
     .list_pipeline = sm__sq_list_pipeline,
     .read_dag = sm__sq_read_dag,
+    .sync = sq_sync,
+    .checkpoint = sq_checkpoint,
+    .interrupt = sq_interrupt,
 };

@@ -161,6 +161,7 @@ struct sqlite_store {
     struct sm_blobs *blobs;
     char *db_path;
     char *wal_path;
+    int wal_fd; /* sm_store_sync()'s own descriptor of the WAL, -1 until its first call */
     bool in_batch;
     bool dirty;               /* the open batch wrote something */
     int64_t batch_seq;        /* change sequence stamped by the open batch */

@@ -107,6 +107,24 @@ void sm_store_close(struct sm_store *s)
         s->ops->close(s);
 }
 
+int sm_store_sync(struct sm_store *s, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    return rc || !s->ops->sync ? rc : s->ops->sync(s, err);
+}
+
+int sm_store_checkpoint(struct sm_store *s, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    return rc || !s->ops->checkpoint ? rc : s->ops->checkpoint(s, err);
+}
+
+void sm_store_interrupt(struct sm_store *s)
+{
+    if (s && s->ops && s->ops->interrupt)
+        s->ops->interrupt(s);
+}
+
 int sm_store_begin(struct sm_store *s, struct sm_err *err)
 {
     int rc = check_store(s, err);

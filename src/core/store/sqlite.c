@@ -2147,8 +2147,17 @@ static int open_db(struct sqlite_store *st, enum sm_store_sync sync, struct sm_e
      * when the other falls behind. */
     if (rc == SQLITE_OK && sync == SM_STORE_SYNC_LATER)
         rc = sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint = 65536", NULL, NULL, NULL);
-    if (rc == SQLITE_OK && sync == SM_STORE_SYNC_LATER)
+    /*
+     * No handle checkpoints when it closes: the last one to close would copy what the WAL
+     * holds into the database first (and fsync it), so the first `sematic runs` after a
+     * 100,000-step pipeline took 0.9 s instead of 13 ms. Writers copy it as they commit (the
+     * autocheckpoint, LocalRunner's checkpointer); the WAL file stays, and shrinks back to
+     * 64 MiB when a writer starts it over.
+     */
+    if (rc == SQLITE_OK)
         rc = sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, "PRAGMA journal_size_limit = 67108864", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
     /* A batch of a big pipeline touches many index pages: 64 MiB of page cache (the

@@ -203,6 +203,15 @@ static void batch_reset(struct batch *b, uint64_t gen)
     b->gen = gen;
 }
 
+/* Keep the first failure of a writer thread (rc < 0), for the pipeline; call with fl->mu held. */
+static void note_failure(struct flusher *fl, int rc, const struct sm_err *err)
+{
+    if (rc >= 0 || fl->err_code != 0)
+        return;
+    fl->err_code = rc;
+    snprintf(fl->err_msg, sizeof(fl->err_msg), "%s", err->msg[0] ? err->msg : sm_strerror(rc));
+}
+
 static void *flusher_main(void *arg)
 {
     struct flusher *fl = arg;
@@ -246,11 +255,7 @@ static void *flusher_main(void *arg)
         int rc = failed ? 0 : write_batch(fl, b, &err);
 
         pthread_mutex_lock(&fl->mu);
-        if (rc < 0 && fl->err_code == 0) {
-            fl->err_code = rc;
-            snprintf(fl->err_msg, sizeof(fl->err_msg), "%s",
-                     err.msg[0] ? err.msg : sm_strerror(rc));
-        }
+        note_failure(fl, rc, &err);
         fl->n_batches++;
         fl->n_ops += (int64_t)b->n;
         fl->gen_committed = b->gen;
@@ -278,11 +283,7 @@ static void *syncer_main(void *arg)
         struct sm_err err = SM_ERR_INIT;
         int rc = fl->fsync_commits ? sm_store_sync(fl->store, &err) : 0;
         pthread_mutex_lock(&fl->mu);
-        if (rc < 0 && fl->err_code == 0) {
-            fl->err_code = rc;
-            snprintf(fl->err_msg, sizeof(fl->err_msg), "%s",
-                     err.msg[0] ? err.msg : sm_strerror(rc));
-        }
+        note_failure(fl, rc, &err);
         fl->gen_done = target;
         pthread_cond_broadcast(&fl->flushed);
     }

@@ -1231,6 +1231,20 @@ int sm__recorder_transition(struct sm_recorder *rec, struct graph_obj *go, int32
     case SM_STATE_RETRYING:
         rr->attempt = sm_graph_attempt(go->g, run);
         break;
+    case SM_STATE_CANCELED: {
+        /* Cancelled by the cleanup after a failure (the root has failed): as Sematic's
+         * LocalRunner (_move_runs_to_terminal_state), a failure time and the reason. A
+         * cancellation (signal, `sematic cancel`) leaves both unset, as it does. */
+        int root_state = sm_graph_state(go->g, r->root);
+        if (root_state != SM_STATE_FAILED && root_state != SM_STATE_NESTED_FAILED)
+            break;
+        rr->failed_at = now;
+        if (rr->exception_json == NULL)
+            rr->exception_json = xstrdup_or_null(
+                "{\"ancestors\":[],\"module\":\"builtins\",\"name\":\"Exception\","
+                "\"repr\":\"Marked as failed because the rest of the graph failed.\"}");
+        break;
+    }
     default:
         break;
     }

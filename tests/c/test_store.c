@@ -1684,8 +1684,10 @@ static void test_store__cancelling_a_pipeline_cancels_its_unfinished_runs(void *
                      sm_state_name((enum sm_state)r.state));
         bool moved = after[i - 1] != (int)(i - 1);
         assert_int_equal(r.seq, moved ? seq + 1 : seq);
-        if (moved)
+        if (moved) {
             assert_true(r.updated_at >= before);
+            assert_true(r.failed_at >= before); /* as Sematic's server stamps a cancelled run */
+        }
     }
     char other[33];
     id_of(20, other);

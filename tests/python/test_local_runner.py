@@ -203,6 +203,33 @@ def test_local_runner__sigint_cancels_every_run_and_the_pipeline_run():
     assert api_client.get_run(future.id).future_state == "CANCELED"
     assert all(r.future_state in ("CANCELED", "RESOLVED", "FAILED") for r in runs)
     assert api_client.get_pipeline_run(future.id).status == "CANCELED"
+    # A cancellation is no failure: Sematic's LocalRunner stamps no failure time on it.
+    assert all(r.failed_at is None for r in runs if r.future_state == "CANCELED")
+
+
+@sematic.func
+def pipeline_fail_beside(a: float) -> float:
+    return add(fail(a), add(a, a))
+
+
+def test_local_runner__runs_cancelled_by_a_failure_say_why_and_when():
+    # What Sematic 0.41's LocalRunner records (_move_runs_to_terminal_state): the runs left
+    # unfinished by the failure are CANCELED with a failure time and a reason.
+    future = pipeline_fail_beside(1)
+    with pytest.raises(PipelineRunError):
+        LocalRunner().run(future)
+    runs, _, _ = graph(future.id)
+    states = sorted(r.future_state for r in runs)
+    assert states == ["CANCELED", "CANCELED", "FAILED", "NESTED_FAILED"]
+    for cancelled in (r for r in runs if r.future_state == "CANCELED"):
+        assert cancelled.name == "add" and cancelled.failed_at is not None
+        meta = cancelled.exception_metadata
+        assert (meta.repr, meta.name, meta.module, meta.ancestors) == (
+            "Marked as failed because the rest of the graph failed.",
+            "Exception",
+            "builtins",
+            [],
+        )
 
 
 def test_local_runner__rerun_from_the_final_add_executes_only_that_add():

@@ -159,7 +159,7 @@ static const char *const sql_text[N_STMT] = {
     [S_PIPE_STATUS] = "SELECT status FROM pipeline_runs WHERE root_id = ?1",
     [S_PIPE_SET_STATUS] = "UPDATE pipeline_runs SET status = ?2, updated_at = ?3, ended_at = "
                           "COALESCE(ended_at, ?4), seq = ?5 WHERE root_id = ?1",
-    [S_RUNS_CANCEL] = "UPDATE run_rows SET state = 7, updated_at = ?2, seq = ?3 "
+    [S_RUNS_CANCEL] = "UPDATE run_rows SET state = 7, updated_at = ?2, failed_at = ?2, seq = ?3 "
                       "WHERE root_id = ?1 AND state IN (0, 1, 2, 6)",
     [S_EVENT_PUT] = "INSERT INTO events (seq, kind, subject_id, payload) VALUES (?1, ?2, ?3, ?4)",
     [S_SRC_PUT] = "INSERT OR IGNORE INTO sources (id, text) VALUES (?1, ?2)",

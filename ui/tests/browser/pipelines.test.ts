@@ -86,4 +86,16 @@ describe('pipelines and the shell', () => {
       );
     });
   });
+
+  it('has the icon its pages name', async () => {
+    await withPage(browser, suite.url, 'favicon', async (page) => {
+      await page.goto('/pipelines');
+      const href = await page.locator('link[rel=icon]').getAttribute('href');
+      expect(href).toBeTruthy();
+      // Chromium fetches the icon outside the page's network events: ask for it as it does.
+      const res = await page.request.get(href!);
+      expect(res.status()).toBe(200);
+      expect(res.headers()['content-type']).toContain('image/svg+xml');
+    });
+  });
 });

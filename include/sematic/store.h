@@ -377,6 +377,7 @@ struct sm_store_ops {
     int (*sync)(struct sm_store *s, struct sm_err *err);
     int (*checkpoint)(struct sm_store *s, struct sm_err *err);
     void (*interrupt)(struct sm_store *s);
+    int (*claim_batch_key)(struct sm_store *s, const char *key, bool *seen, struct sm_err *err);
 };
 
 struct sm_store {
@@ -491,6 +492,15 @@ int sm_store_put_pipeline(struct sm_store *s, const struct sm_pipeline_rec *p, s
 int sm_store_put_source(struct sm_store *s, const char *text, size_t len,
                         char id_out[SM_SHA256_HEX_LEN + 1], struct sm_err *err);
 int sm_store_append_log(struct sm_store *s, const struct sm_log_rec *line, struct sm_err *err);
+
+/*
+ * Record that the open batch applies what a client sent under key (32 lower-case hex digits,
+ * unique per batch the client makes). *seen says the key was recorded already: that batch was
+ * applied before (the client sent it again after an answer got lost), and the caller rolls
+ * this one back instead. SM_EINVAL (a bad key), SM_ESTATE (no batch open; the HTTP store:
+ * the server's call), SM_EIO.
+ */
+int sm_store_claim_batch_key(struct sm_store *s, const char *key, bool *seen, struct sm_err *err);
 
 /*
  * Reads (inside or outside a batch). get_*: 0 or SM_ENOTFOUND (message names

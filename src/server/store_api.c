@@ -141,10 +141,14 @@ static int apply_op(struct sm_store *store, const struct sm_rec_op *op, struct s
 }
 
 /*
- * POST /api/v1/store/batch {"ops": [operation, ...]} (rec_json.h): every
- * operation in one store batch, all or nothing. 200 {"n_ops", "n_skipped",
- * "change_seq"}; a bad operation or one the store refuses is a 4xx naming
- * its index, and nothing is written.
+ * POST /api/v1/store/batch {"key": KEY, "ops": [operation, ...]} (rec_json.h):
+ * every operation in one store batch, all or nothing. 200 {"n_ops",
+ * "n_skipped", "change_seq"}; a bad operation or one the store refuses is a
+ * 4xx naming its index, and nothing is written.
+ *
+ * KEY (optional, 32 lower-case hex digits) names the batch: one that arrives
+ * again under a key already applied is not applied again (all its operations
+ * count as skipped), so a retry after a lost answer appends no log line twice.
  *
  * With "X-Sematic-Replay: 1" the client says it sends the batch again after
  * a delivery that may have been applied (the answer was lost). Puts are
@@ -159,13 +163,17 @@ int sm__store_api_batch(struct sm_http_req *req, struct sm_http_resp *resp)
     int rc = sm_http_body_json(req, resp, &doc);
     if (rc != 0)
         return rc;
-    const struct sm_json *ops = NULL;
-    if (doc.root->kind == SM_JSON_OBJECT && doc.root->n_items == 1)
+    const struct sm_json *ops = NULL, *key = NULL;
+    if (doc.root->kind == SM_JSON_OBJECT) {
         ops = sm_json_get(doc.root, "ops");
-    if (ops == NULL || ops->kind != SM_JSON_ARRAY) {
+        key = sm_json_get(doc.root, "key");
+    }
+    if (ops == NULL || ops->kind != SM_JSON_ARRAY || doc.root->n_items != (key != NULL ? 2u : 1u) ||
+        (key != NULL && key->kind != SM_JSON_STRING)) {
         sm_json_doc_release(&doc);
         return api_error(resp, 400, SM_EINVAL,
-                         "invalid batch: expected {\"ops\": [operation, ...]} and no other key "
+                         "invalid batch: expected {\"key\": \"32 hex digits\", \"ops\": "
+                         "[operation, ...]} (the key may be left out) and no other key "
                          "(docs/internals/http_store.md)");
     }
     struct sm_err err = SM_ERR_INIT;
@@ -181,8 +189,20 @@ int sm__store_api_batch(struct sm_http_req *req, struct sm_http_resp *resp)
     const char *replay_header = sm_http_header(req, "X-Sematic-Replay");
     bool replay = replay_header != NULL && strcmp(replay_header, "1") == 0;
     size_t n_skipped = 0;
+    bool seen = false;
+    if (key != NULL && sm_store_claim_batch_key(store, key->str, &seen, &err) != 0) {
+        sm_store_rollback(store);
+        sm_json_doc_release(&doc);
+        return store_fail(resp, "key: ", &err);
+    }
+    if (seen) {
+        /* Applied when it came first: answer as then, writing nothing. */
+        sm_store_rollback(store);
+        sm_http_log(req, "batch '%s' applied already: skipped", key->str);
+        n_skipped = ops->n_items;
+    }
     struct sm_buf payload = SM_BUF_INIT(READ_MAX_BYTES);
-    for (size_t i = 0; i < ops->n_items; i++) {
+    for (size_t i = 0; i < ops->n_items && !seen; i++) {
         struct sm_rec_op op;
         char prefix[80];
         if (sm_rec_json_read_op(&ops->items[i], &op, &payload, &err) != 0) {
@@ -210,7 +230,7 @@ int sm__store_api_batch(struct sm_http_req *req, struct sm_http_resp *resp)
     sm_buf_release(&payload);
     size_t n_ops = ops->n_items;
     sm_json_doc_release(&doc);
-    if (sm_store_commit(store, &err) != 0)
+    if (!seen && sm_store_commit(store, &err) != 0)
         return store_fail(resp, "", &err);
     struct sm_jw *w = sm_http_json(resp, 200);
     sm_jw_begin_object(w);

@@ -801,6 +801,31 @@ static void test_store__a_sync_later_writer_leaves_sync_and_checkpoint_to_others
     assert_int_equal(sql_value(db, "SELECT count(*) FROM run_rows"), MANY_ROWS);
 }
 
+static void test_store__a_batch_key_is_claimed_once_and_a_rollback_frees_it(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    const char *key = "0123456789abcdef0123456789abcdef";
+    bool seen = true;
+    FAILS(SM_ESTATE, sm_store_claim_batch_key(f->s, key, &seen, &err));
+    OK(sm_store_begin(f->s, &err));
+    FAILS(SM_EINVAL,
+          sm_store_claim_batch_key(f->s, "0123456789ABCDEF0123456789ABCDEF", &seen, &err));
+    HAS(err.msg, "batch key");
+    OK(sm_store_claim_batch_key(f->s, key, &seen, &err));
+    assert_false(seen);
+    sm_store_rollback(f->s); /* the batch did not happen: its key is free again */
+    OK(sm_store_begin(f->s, &err));
+    OK(sm_store_claim_batch_key(f->s, key, &seen, &err));
+    assert_false(seen);
+    OK(sm_store_commit(f->s, &err));
+    OK(sm_store_begin(f->s, &err));
+    OK(sm_store_claim_batch_key(f->s, key, &seen, &err));
+    assert_true(seen);
+    sm_store_rollback(f->s);
+    assert_int_equal(sql_value(f->db, "SELECT count(*) FROM batch_keys"), 1);
+}
+
 static void test_store__bad_arguments_are_invalid_with_a_clear_message(void **state)
 {
     struct fixture *f = *state;
@@ -2053,6 +2078,7 @@ int main(void)
         T(test_store__new_rows_written_many_at_a_time_are_seen_by_every_read),
         T(test_store__a_rollback_drops_the_new_rows_still_waiting),
         T(test_store__a_sync_later_writer_leaves_sync_and_checkpoint_to_others),
+        T(test_store__a_batch_key_is_claimed_once_and_a_rollback_frees_it),
         T(test_store__bad_arguments_are_invalid_with_a_clear_message),
         T(test_store__writes_outside_a_batch_are_refused),
         T(test_store__change_seq_grows_once_per_commit_that_writes),

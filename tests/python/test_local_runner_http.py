@@ -603,6 +603,31 @@ def test_http__a_replayed_batch_skips_the_status_changes_it_already_made(server)
     assert status == 200 and json.loads(data)["pipeline"]["status"] == 2
 
 
+def test_http__a_batch_sent_again_under_its_key_is_applied_once(server):
+    run_id = "cd" * 16
+    line = {"op": "log", "log": {"id": 0, "run_id": run_id, "stream": 1, "ts": 5, "text": "hi"}}
+    batch = json.dumps({"key": "0f" * 16, "ops": [line, line]}).encode()
+    for _ in range(2):
+        # The second time, as a client does after losing the first answer.
+        status, _, data = server.request(
+            "POST", "/api/v1/store/batch", body=batch, headers={"X-Sematic-Replay": "1"}
+        )
+        assert status == 200, data
+    assert json.loads(data)["n_skipped"] == 2
+    status, _, data = server.request("GET", f"/api/v1/store/logs/{run_id}")
+    assert status == 200 and [x["text"] for x in json.loads(data)["logs"]] == ["hi", "hi"]
+    # Another key is another batch; a key that is not 32 hex digits is refused, writing nothing.
+    other = json.dumps({"key": "1e" * 16, "ops": [line]}).encode()
+    assert server.request("POST", "/api/v1/store/batch", body=other)[0] == 200
+    for bad in ("0F" * 16, "short", 7):
+        body = json.dumps({"key": bad, "ops": [line]}).encode()
+        status, _, data = server.request("POST", "/api/v1/store/batch", body=body)
+        assert status == 400, data
+        assert "key" in json.loads(data)["error"], data
+    status, _, data = server.request("GET", f"/api/v1/store/logs/{run_id}")
+    assert [x["text"] for x in json.loads(data)["logs"]] == ["hi"] * 3
+
+
 def test_http__timing_of_a_chain_over_http_and_embedded(server, tmp_path, monkeypatch, capsys):
     n = 1000 if ASAN else 10000
     timings = {}

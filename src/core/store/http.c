@@ -454,9 +454,16 @@ static int add_op(struct http_store *h, const struct sm_rec_op *op, struct sm_er
     if (h->n_body_ops > 0 && h->body.len + 1 + h->op.len + 2 > CHUNK_BYTES)
         seal(h);
     /* Cannot fail: body holds at most CHUNK_BYTES before this operation, which fits its cap. */
-    if (h->n_body_ops == 0)
-        sm_buf_adds(&h->body, "{\"ops\":[");
-    else
+    if (h->n_body_ops == 0) {
+        /* A key of its own, sent again with it on a retry: the server applies a key once
+         * (store_api.c). Without randomness to make one, the body goes without. */
+        char key[SM_ID_HEX_LEN + 1];
+        struct sm_err key_err = SM_ERR_INIT;
+        if (sm_random_id(key, &key_err) == 0)
+            sm_buf_addf(&h->body, "{\"key\":\"%s\",\"ops\":[", key);
+        else
+            sm_buf_adds(&h->body, "{\"ops\":[");
+    } else
         sm_buf_addc(&h->body, ',');
     sm_buf_add(&h->body, h->op.data, h->op.len);
     h->n_body_ops++;

@@ -12,6 +12,11 @@ CREATE TABLE artifacts (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX artifacts_blob_key ON artifacts (blob_key) WHERE blob_key IS NOT NULL;
+CREATE TABLE batch_keys (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,       -- 32 lower-case hex digits, the client's
+    change_seq INTEGER NOT NULL     -- of the batch that applied it
+);
 CREATE TABLE edges (
     id TEXT PRIMARY KEY,
     root_id TEXT NOT NULL,
@@ -162,4 +167,4 @@ CREATE TABLE users (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
--- versions: 001 002
+-- versions: 001 002 003

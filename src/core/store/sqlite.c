@@ -2436,4 +2436,5 @@ static const struct sm_store_ops sqlite_ops = {
     .sync = sq_sync,
     .checkpoint = sq_checkpoint,
     .interrupt = sq_interrupt,
+    .claim_batch_key = sm__sq_claim_batch_key,
 };

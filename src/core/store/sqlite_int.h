@@ -320,5 +320,6 @@ int sm__sq_put_object(struct sm_store *s, const char *ns, const char *key, const
                       size_t len, struct sm_err *err);
 int sm__sq_get_object(struct sm_store *s, const char *ns, const char *key, struct sm_buf *out,
                       struct sm_err *err);
+int sm__sq_claim_batch_key(struct sm_store *s, const char *key, bool *seen, struct sm_err *err);
 
 #endif

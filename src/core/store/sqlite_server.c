@@ -54,6 +54,8 @@ enum {
     A_USERS,
     A_OBJECT_PUT,
     A_OBJECT_GET,
+    A_BATCH_KEY_PUT,
+    A_BATCH_KEYS_PRUNE,
     A_END
 };
 _Static_assert(A_END <= N_AUX_STMT, "sqlite_int.h: raise N_AUX_STMT");
@@ -90,6 +92,8 @@ static const char *const aux_sql[A_END] = {
                      "excluded.size_bytes, updated_at = excluded.updated_at",
     [A_OBJECT_GET] = "SELECT blob_key, size_bytes FROM storage_objects WHERE namespace = ?1 AND "
                      "key = ?2",
+    [A_BATCH_KEY_PUT] = "INSERT OR IGNORE INTO batch_keys (key, change_seq) VALUES (?1, ?2)",
+    [A_BATCH_KEYS_PRUNE] = "DELETE FROM batch_keys WHERE id <= ?1",
 };
 
 static sqlite3_stmt *aux(struct sqlite_store *st, int slot, struct sm_err *err)
@@ -781,4 +785,36 @@ int sm__sq_get_object(struct sm_store *base, const char *ns, const char *key, st
     if (rc)
         return sm_errf(err, rc, "%s", blob_err.msg);
     return 0;
+}
+
+/* The newest keys kept: a client retries a batch within seconds, never 100,000 batches later. */
+#define BATCH_KEYS_KEPT 100000
+
+int sm__sq_claim_batch_key(struct sm_store *base, const char *key, bool *seen, struct sm_err *err)
+{
+    struct sqlite_store *st = to_sq(base);
+    if (!st->in_batch)
+        return sm__sq_outside_batch(st, "claim a batch key", err);
+    sqlite3_stmt *s = aux(st, A_BATCH_KEY_PUT, err);
+    if (!s)
+        return sm__sq_poison(st, st->prep_rc, err);
+    int brc = SQLITE_OK;
+    BIND(sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC));
+    BIND(sqlite3_bind_int64(s, 2, st->batch_seq));
+    int rc = run_bound(st, s, brc, err);
+    if (rc)
+        return sm__sq_poison(st, rc, err);
+    *seen = sqlite3_changes(st->db) == 0;
+    if (*seen)
+        return 0;
+    st->dirty = true;
+    int64_t newest = sqlite3_last_insert_rowid(st->db);
+    if (newest <= BATCH_KEYS_KEPT)
+        return 0;
+    s = aux(st, A_BATCH_KEYS_PRUNE, err);
+    if (!s)
+        return sm__sq_poison(st, st->prep_rc, err);
+    sqlite3_bind_int64(s, 1, newest - BATCH_KEYS_KEPT);
+    rc = sm__sq_step_done(st, s, "write", err);
+    return rc ? sm__sq_poison(st, rc, err) : 0;
 }

@@ -107,6 +107,20 @@ void sm_store_close(struct sm_store *s)
         s->ops->close(s);
 }
 
+int sm_store_claim_batch_key(struct sm_store *s, const char *key, bool *seen, struct sm_err *err)
+{
+    int rc = check_store(s, err);
+    if (rc)
+        return rc;
+    CHECK_PRESENT("batch key result", seen);
+    CHECK_ID("batch key", key, SM_ID_HEX_LEN);
+    if (!s->ops->claim_batch_key)
+        return sm_errf(err, SM_ESTATE,
+                       "cannot claim a batch key on the store at '%.100s': the server's call",
+                       s->home);
+    return s->ops->claim_batch_key(s, key, seen, err);
+}
+
 int sm_store_sync(struct sm_store *s, struct sm_err *err)
 {
     int rc = check_store(s, err);

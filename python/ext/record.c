@@ -193,6 +193,13 @@ static int write_batch(struct flusher *fl, struct batch *b, struct sm_err *err)
             return rc;
         }
     }
+    /* At most one committed batch waits for its fsync: a power loss costs at most that one
+     * (DESIGN principle 3). The wait is short, the syncer having had this batch's writes'
+     * time. */
+    pthread_mutex_lock(&fl->mu);
+    while (fl->gen_done < fl->gen_committed && fl->err_code == 0)
+        pthread_cond_wait(&fl->flushed, &fl->mu);
+    pthread_mutex_unlock(&fl->mu);
     return sm_store_commit(fl->store, err);
 }
 

@@ -7,9 +7,10 @@ Makes a LocalRunner fan-out of --steps steps (bench/workload.py; skipped when
 --home already holds a store), starts `sematic start --foreground` on it
 (--cli, else the venv's `sematic`) on a free port, and times each endpoint
 with curl on loopback: one warm-up request, then --repeat more. Prints, per
-endpoint, the median and best wall time, the body's bytes and the server's
+endpoint, the median and best wall time, the body's bytes, the server's
 CPU time per request (user + system from /proc/PID/stat: the steadier figure
-on a busy machine). docs/server.md "Figures at 100,000 runs" came from it.
+on a busy machine) and its resident memory once the requests are answered
+(and its peak). docs/server.md "Figures at 100,000 runs" came from it.
 """
 import argparse
 import os
@@ -36,6 +37,17 @@ def cpu_s(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    """The process's resident and peak resident memory in MiB (/proc/PID/status)."""
+    got = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                got[key] = int(value.split()[0]) / 1024
+    return got.get("VmRSS", 0.0), got.get("VmHWM", 0.0)
 
 
 def make_store(home, steps):
@@ -100,8 +112,10 @@ def main():
                     cpus.append(cpu_s(server.pid) - c0)
                     wall, size = out.stdout.split()
                     walls.append(float(wall))
+                rss, peak = rss_mib(server.pid)
                 print(f"{name:13s} {int(size):>12,} bytes  median {statistics.median(walls):.3f} s"
-                      f"  best {min(walls):.3f} s  server CPU {statistics.median(cpus):.2f} s")
+                      f"  best {min(walls):.3f} s  server CPU {statistics.median(cpus):.2f} s"
+                      f"  server RSS after {rss:.0f} MiB (peak {peak:.0f})")
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -378,6 +378,7 @@ struct sm_store_ops {
     int (*checkpoint)(struct sm_store *s, struct sm_err *err);
     void (*interrupt)(struct sm_store *s);
     int (*claim_batch_key)(struct sm_store *s, const char *key, bool *seen, struct sm_err *err);
+    void (*trim)(struct sm_store *s, size_t keep_bytes); /* may be NULL: nothing cached */
 };
 
 struct sm_store {
@@ -459,6 +460,13 @@ int sm_store_sync(struct sm_store *s, struct sm_err *err);
  * SM_EBUSY, or SM_EIO. The server's store: nothing to do.
  */
 int sm_store_checkpoint(struct sm_store *s, struct sm_err *err);
+
+/*
+ * Give back the memory s keeps for what it read (SQLite's page cache) when it holds more than
+ * keep_bytes: for a handle that goes idle after a large read (the server's pool). Reads then
+ * find the pages in the OS's cache instead.
+ */
+void sm_store_trim(struct sm_store *s, size_t keep_bytes);
 
 /* Stop a sm_store_checkpoint() running on s in another thread, soon, and for good: later
  * checkpoints on s may stop at once too (SQLite 3.40 keeps the flag). Any thread. */

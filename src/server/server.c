@@ -53,6 +53,7 @@
 
 /* Idle store handles kept for reuse; more are closed when given back. */
 #define POOL_IDLE_MAX 16
+#define POOL_CACHE_KEEP ((size_t)4 << 20)
 /* Seconds an idle keep-alive connection (and its thread) is kept. */
 #define CONNECTION_TIMEOUT_S 60
 /* libmicrohttpd's buffer for a stream: bytes handed to one send(). 16 KiB cost a big graph
@@ -215,6 +216,10 @@ void sm__server_store_return(struct sm_server *srv, struct sm_store *store)
 {
     if (store == NULL)
         return;
+    /* An idle handle keeps at most POOL_CACHE_KEEP of page cache: 16 of them holding 64 MiB
+     * each (what one big read fills) made a server that had served a 100,000-run graph 300
+     * MiB big. */
+    sm_store_trim(store, POOL_CACHE_KEEP);
     pthread_mutex_lock(&srv->pool_mu);
     if (srv->n_idle < POOL_IDLE_MAX) {
         srv->idle[srv->n_idle++] = store;

@@ -36,6 +36,7 @@
 #include "sematic/json.h"
 #include "sematic/store.h"
 #include "store/internal.h"
+#include "store/sqlite_int.h"
 #include "test_store_fixture.h"
 
 #include "util/banned.h"
@@ -824,6 +825,41 @@ static void test_store__a_batch_key_is_claimed_once_and_a_rollback_frees_it(void
     assert_true(seen);
     sm_store_rollback(f->s);
     assert_int_equal(sql_value(f->db, "SELECT count(*) FROM batch_keys"), 1);
+}
+
+static int cache_used(struct sm_store *s)
+{
+    int used = 0, highwater = 0;
+    sqlite3_db_status(to_sq(s)->db, SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0);
+    return used;
+}
+
+static void test_store__trim_gives_back_the_page_cache_past_what_it_keeps(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    struct sm_run_rec r;
+    OK(sm_store_begin(f->s, &err));
+    for (unsigned i = 1; i <= 3000; i++) {
+        run_init(&r, i, 1, SM_STATE_RESOLVED);
+        r.is_new = true;
+        OK(sm_store_put_run(f->s, &r, &err));
+    }
+    OK(sm_store_commit(f->s, &err));
+    int n = 0;
+    struct sm_run_query q = {.root_id = r.root_id};
+    OK(sm_store_list_runs(f->s, &q, count_run, &n, &err));
+    assert_int_equal(n, 3000);
+    int full = cache_used(f->s);
+    assert_true(full > 256 * 1024);
+    sm_store_trim(f->s, (size_t)full); /* within what it keeps: nothing changes */
+    assert_int_equal(cache_used(f->s), full);
+    sm_store_trim(f->s, 64 * 1024);
+    assert_true(cache_used(f->s) < full / 4);
+    /* Reads go on, from the OS's cache. */
+    n = 0;
+    OK(sm_store_list_runs(f->s, &q, count_run, &n, &err));
+    assert_int_equal(n, 3000);
 }
 
 static void test_store__bad_arguments_are_invalid_with_a_clear_message(void **state)
@@ -2079,6 +2115,7 @@ int main(void)
         T(test_store__a_rollback_drops_the_new_rows_still_waiting),
         T(test_store__a_sync_later_writer_leaves_sync_and_checkpoint_to_others),
         T(test_store__a_batch_key_is_claimed_once_and_a_rollback_frees_it),
+        T(test_store__trim_gives_back_the_page_cache_past_what_it_keeps),
         T(test_store__bad_arguments_are_invalid_with_a_clear_message),
         T(test_store__writes_outside_a_batch_are_refused),
         T(test_store__change_seq_grows_once_per_commit_that_writes),

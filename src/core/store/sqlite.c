@@ -2393,6 +2393,15 @@ static void sq_interrupt(struct sm_store *base)
     sqlite3_interrupt(to_sq(base)->db);
 }
 
+static void sq_trim(struct sm_store *base, size_t keep_bytes)
+{
+    struct sqlite_store *st = to_sq(base);
+    int used = 0, highwater = 0;
+    if (sqlite3_db_status(st->db, SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0) == SQLITE_OK &&
+        (size_t)used > keep_bytes)
+        sqlite3_db_release_memory(st->db);
+}
+
 static const struct sm_store_ops sqlite_ops = {
     .close = sq_close,
     .begin = sq_begin,
@@ -2437,4 +2446,5 @@ static const struct sm_store_ops sqlite_ops = {
     .checkpoint = sq_checkpoint,
     .interrupt = sq_interrupt,
     .claim_batch_key = sm__sq_claim_batch_key,
+    .trim = sq_trim,
 };

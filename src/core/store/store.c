@@ -133,6 +133,12 @@ int sm_store_checkpoint(struct sm_store *s, struct sm_err *err)
     return rc || !s->ops->checkpoint ? rc : s->ops->checkpoint(s, err);
 }
 
+void sm_store_trim(struct sm_store *s, size_t keep_bytes)
+{
+    if (s && s->ops && s->ops->trim)
+        s->ops->trim(s, keep_bytes);
+}
+
 void sm_store_interrupt(struct sm_store *s)
 {
     if (s && s->ops && s->ops->interrupt)

@@ -1171,6 +1171,10 @@ static int fits_exactly(PyObject *t, PyObject *v)
 static int fits_deeply(PyObject *t, PyObject *v)
 {
     enum type_kind kind = sm_type_kind(t);
+    /* An instance of a subclass is encoded as itself, its type in the payload
+     * (enc_dataclass()), not pickled: it fits. */
+    if (kind == KIND_DATACLASS)
+        return PyObject_IsInstance(v, sm_type_class(t));
     if (kind != KIND_UNION && !fits_exactly(t, v))
         return 0;
     if (kind != KIND_UNION && kind != KIND_LIST && kind != KIND_TUPLE && kind != KIND_SET &&

@@ -440,6 +440,21 @@ static void test_store__a_file_that_is_not_a_database_is_refused(void **state)
     HAS(err.msg, "not a SQLite database");
 }
 
+static void test_store__a_store_missing_a_table_of_the_schema_is_refused(void **state)
+{
+    /* What a development build's store looks like after its first migration changed. */
+    struct fixture *f = *state;
+    sm_store_close(f->s);
+    f->s = NULL;
+    sql_value(f->db, "DROP TABLE functions");
+    struct sm_err err = SM_ERR_INIT;
+    assert_null(sm_store_open_sqlite(f->home, SM_STORE_SYNC_NORMAL, &err));
+    assert_int_equal(err.code, SM_ECORRUPT);
+    HAS(err.msg, f->db);
+    HAS(err.msg, "table 'functions' is missing");
+    HAS(err.msg, "SEMATIC_HOME");
+}
+
 static void test_store__a_home_that_is_a_file_is_an_io_error_naming_it(void **state)
 {
     struct fixture *f = *state;
@@ -2106,6 +2121,7 @@ int main(void)
         T(test_store__down_then_up_again_gives_the_same_schema),
         T(test_store__a_newer_schema_is_refused_with_upgrade_advice),
         T(test_store__a_file_that_is_not_a_database_is_refused),
+        T(test_store__a_store_missing_a_table_of_the_schema_is_refused),
         T(test_store__a_home_that_is_a_file_is_an_io_error_naming_it),
         T(test_store__nested_homes_are_created),
         T(test_store__a_run_round_trips_every_field),

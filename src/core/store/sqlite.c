@@ -2075,6 +2075,43 @@ out:
     return rc;
 }
 
+/*
+ * Every table of this version's schema (its snapshot, compiled in) is there. A store made by a
+ * development build whose first migration differed lacks some, which surfaced only at the first
+ * write ("no such table: functions"): say so when it opens, with what to do.
+ */
+static int check_tables(struct sqlite_store *st, struct sm_err *err)
+{
+    static const char create[] = "CREATE TABLE ";
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(
+        st->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        rc = sm__sq_fail(st, rc, "open", err);
+        sqlite3_finalize(s);
+        return rc;
+    }
+    int out = 0;
+    for (const char *p = strstr(sm__store_schema_snapshot, create); out == 0 && p != NULL;
+         p = strstr(p, create)) {
+        p += sizeof(create) - 1;
+        int n = (int)strcspn(p, " (\n");
+        sqlite3_bind_text(s, 1, p, n, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+            out = sm_errf(err, SM_ECORRUPT,
+                          "cannot open store '%s': its table '%.*s' is missing, so an older "
+                          "development build of sematic made it; move it away or set "
+                          "SEMATIC_HOME to another directory",
+                          st->db_path, n, p);
+        else if (rc != SQLITE_ROW)
+            out = sm__sq_fail(st, rc, "open", err);
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
 static void sq_close(struct sm_store *base)
 {
     struct sqlite_store *st = to_sq(base);
@@ -2209,7 +2246,8 @@ struct sm_store *sm_store_open_sqlite(const char *home, enum sm_store_sync sync,
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         struct sm_err try_err = SM_ERR_INIT;
-        if (open_db(st, sync, &try_err) == 0 && migrate(st, &try_err) == 0)
+        if (open_db(st, sync, &try_err) == 0 && migrate(st, &try_err) == 0 &&
+            check_tables(st, &try_err) == 0)
             break;
         clock_gettime(CLOCK_MONOTONIC, &t);
         int64_t waited_ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;

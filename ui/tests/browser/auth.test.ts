@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pipelineRowSel, withPage } from './dashboard';
-import { connectBrowser, makeHome, removeHome, runPipeline, SEMATIC_CLI, startServer, waitFor, type Server } from './harness';
+import { connectBrowser, makeHome, runPipeline, SEMATIC_CLI, startServer, stopServerAndHome, waitFor, type Server } from './harness';
 
 const suite = inject('suite');
 let browser: Browser;
@@ -29,12 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  try {
-    await server?.stop();
-  } finally {
-    await removeHome(home);
-    if (server) await removeHome(server.logPath);
-  }
+  await stopServerAndHome(server, home);
 });
 
 describe('authentication', () => {

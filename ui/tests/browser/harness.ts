@@ -278,6 +278,16 @@ export interface Server {
   stop(): Promise<void>;
 }
 
+/** Stops a test file's own server and removes its store and log (afterAll of such a file). */
+export async function stopServerAndHome(server: Server | undefined, home: string | undefined): Promise<void> {
+  try {
+    await server?.stop();
+  } finally {
+    if (home) await removeHome(home);
+    if (server) await removeHome(server.logPath);
+  }
+}
+
 /**
  * `sematic start --foreground --port <free>` on the store at `home`, serving `uiDir`. Resolves
  * once it printed `Sematic dashboard: <url>` and answers a ping; retries when another process

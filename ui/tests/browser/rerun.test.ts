@@ -11,10 +11,10 @@ import {
   getJson,
   makeHome,
   oneRun,
-  removeHome,
   runExample,
   runsOf,
   startServer,
+  stopServerAndHome,
   waitFor,
   type Server,
 } from './harness';
@@ -33,12 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  try {
-    await server?.stop();
-  } finally {
-    await removeHome(home);
-    if (server) await removeHome(server.logPath);
-  }
+  await stopServerAndHome(server, home);
 });
 
 describe('rerun from here', () => {
